@@ -1,0 +1,182 @@
+"""The shipped Vault policies and AppRole setup, on a real OpenBao."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import hvac
+import hvac.exceptions
+import pytest
+
+from sandbox.servers import ManagedProcess
+from switchboard import admin
+
+BASE = "switchboard/credentials"
+
+
+def _login(openbao: ManagedProcess, identity: admin.AppRoleIdentity) -> hvac.Client:
+    client = hvac.Client(url=openbao.url)
+    client.auth.approle.login(
+        role_id=identity.role_id,
+        secret_id=identity.secret_id.get_secret_value(),
+        mount_point=identity.mount,
+    )
+    return client
+
+
+@pytest.fixture
+def flows_identity(vault_root: hvac.Client, unique_name: str) -> admin.AppRoleIdentity:
+    """The flows' AppRole on a mount of its own, so tests never share a role."""
+    mount = f"approle-{unique_name}"
+    admin.set_up(vault_root, approle_mount=mount)
+    return admin.issue_identity(vault_root, mount=mount)
+
+
+@pytest.fixture
+def operator_wrote(vault_root: hvac.Client, unique_name: str) -> str:
+    """A credential as an operator defines it; returns its name."""
+    kv = vault_root.secrets.kv.v2
+    kv.create_or_update_secret(
+        path=f"{BASE}/{unique_name}/client",
+        secret={
+            "token_url": "http://127.0.0.1:1/oauth/token",
+            "client_id": "cid",
+            "client_secret": "not-a-real-secret",
+            "grant": "refresh_token",
+        },
+    )
+    kv.create_or_update_secret(path=f"{BASE}/{unique_name}/seed", secret={"refresh_token": "seed"})
+    kv.create_or_update_secret(
+        path=f"switchboard/oauth1/{unique_name}",
+        secret={"consumer_key": "k", "consumer_secret": "s", "token": "t", "token_secret": "ts"},
+    )
+    return unique_name
+
+
+def test_flows_identity_works_inside_its_policy(
+    openbao: ManagedProcess, flows_identity: admin.AppRoleIdentity, operator_wrote: str
+) -> None:
+    client = _login(openbao, flows_identity)
+    kv = client.secrets.kv.v2
+    name = operator_wrote
+
+    assert kv.read_secret_version(path=f"{BASE}/{name}/client")["data"]["data"]["client_id"] == "cid"
+    assert kv.read_secret_version(path=f"{BASE}/{name}/seed")["data"]["data"]["refresh_token"]
+    assert kv.read_secret_version(path=f"switchboard/oauth1/{name}")["data"]["data"]["token"] == "t"
+    for leaf in ("token", "health", "lock"):
+        kv.create_or_update_secret(path=f"{BASE}/{name}/{leaf}", secret={"x": "1"}, cas=0)
+        kv.create_or_update_secret(path=f"{BASE}/{name}/{leaf}", secret={"x": "2"}, cas=1)
+        assert kv.read_secret_version(path=f"{BASE}/{name}/{leaf}")["data"]["data"] == {"x": "2"}
+    kv.delete_metadata_and_all_versions(path=f"{BASE}/{name}/lock")
+    assert f"{name}/" in kv.list_secrets(path=BASE)["data"]["keys"]
+
+
+def test_flows_token_is_short_lived_and_renewable(
+    openbao: ManagedProcess, flows_identity: admin.AppRoleIdentity
+) -> None:
+    client = _login(openbao, flows_identity)
+    me = client.auth.token.lookup_self()["data"]
+    assert me["renewable"] is True
+    assert 0 < me["ttl"] <= 15 * 60
+    assert "switchboard-flows" in me["policies"]
+    renewed = client.auth.token.renew_self()["auth"]
+    assert renewed["lease_duration"] > 0
+
+
+@pytest.mark.parametrize(
+    ("verb", "path"),
+    [
+        ("write", "{base}/{name}/client"),  # operators own client definitions
+        ("write", "{base}/{name}/seed"),
+        ("write", "switchboard/oauth1/{name}"),
+        ("read", "elsewhere/{name}"),  # nothing outside the base path
+        ("read", "switchboard/other/{name}"),
+    ],
+)
+def test_flows_identity_is_denied_outside_its_policy(
+    openbao: ManagedProcess,
+    flows_identity: admin.AppRoleIdentity,
+    operator_wrote: str,
+    verb: str,
+    path: str,
+) -> None:
+    client = _login(openbao, flows_identity)
+    full = path.format(base=BASE, name=operator_wrote)
+    with pytest.raises(hvac.exceptions.Forbidden, match="permission denied") as denied:
+        if verb == "write":
+            client.secrets.kv.v2.create_or_update_secret(path=full, secret={"x": "y"})
+        else:
+            client.secrets.kv.v2.read_secret_version(path=full)
+    assert full in str(denied.value)
+
+
+def test_consumer_reads_tokens_only(
+    openbao: ManagedProcess, vault_root: hvac.Client, operator_wrote: str
+) -> None:
+    admin.install_policies(vault_root)
+    name = operator_wrote
+    vault_root.secrets.kv.v2.create_or_update_secret(
+        path=f"{BASE}/{name}/token", secret={"access_token": "at", "token_type": "Bearer"}
+    )
+    consumer_token = vault_root.auth.token.create(policies=[admin.CONSUMER_POLICY], ttl="5m")
+    consumer = hvac.Client(url=openbao.url, token=consumer_token["auth"]["client_token"])
+
+    token = consumer.secrets.kv.v2.read_secret_version(path=f"{BASE}/{name}/token")
+    assert token["data"]["data"]["access_token"] == "at"
+    for leaf in ("client", "seed", "health"):
+        with pytest.raises(hvac.exceptions.Forbidden):
+            consumer.secrets.kv.v2.read_secret_version(path=f"{BASE}/{name}/{leaf}")
+    with pytest.raises(hvac.exceptions.Forbidden):
+        consumer.secrets.kv.v2.create_or_update_secret(path=f"{BASE}/{name}/token", secret={})
+    with pytest.raises(hvac.exceptions.Forbidden):
+        consumer.secrets.kv.v2.read_secret_version(path=f"switchboard/oauth1/{name}")
+
+
+def test_render_policy_follows_mount_and_base_path() -> None:
+    text = admin.render_policy(admin.FLOWS_POLICY, mount="kv", base_path="/team/sb/")
+    assert 'path "kv/data/team/sb/credentials/+/client"' in text
+    assert 'path "kv/metadata/team/sb/credentials/"' in text
+    assert "secret/" not in text
+    assert 'path "auth/token/renew-self"' in text
+
+
+def test_identity_never_shows_its_secret_id_but_writes_it_0600(
+    vault_root: hvac.Client, unique_name: str, tmp_path: Path
+) -> None:
+    mount = f"approle-{unique_name}"
+    admin.set_up(vault_root, approle_mount=mount)
+    identity = admin.issue_identity(vault_root, mount=mount)
+    secret = identity.secret_id.get_secret_value()
+    assert secret not in repr(identity)
+    assert secret not in str(identity)
+
+    env_file = tmp_path / "state" / "approle.env"
+    identity.write_env_file(env_file)
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert f"SWITCHBOARD_VAULT_SECRET_ID={secret}\n" in env_file.read_text()
+    assert f"SWITCHBOARD_VAULT_ROLE_ID={identity.role_id}\n" in env_file.read_text()
+
+
+def test_admin_command_is_idempotent_and_prints_no_secret(
+    vault_root: hvac.Client,
+    unique_name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mount = f"approle-{unique_name}"
+    assert admin.main(["--approle-mount", mount]) == 0
+    assert "no secret id issued" in capsys.readouterr().out
+
+    env_file = tmp_path / "approle.env"
+    assert admin.main(["--approle-mount", mount, "--env-file", str(env_file)]) == 0
+    out = capsys.readouterr().out
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert values["SWITCHBOARD_VAULT_SECRET_ID"] not in out
+    assert values["SWITCHBOARD_VAULT_APPROLE_MOUNT"] == mount
+    login = hvac.Client(url=vault_root.url).auth.approle.login(
+        role_id=values["SWITCHBOARD_VAULT_ROLE_ID"],
+        secret_id=values["SWITCHBOARD_VAULT_SECRET_ID"],
+        mount_point=mount,
+    )
+    assert "switchboard-flows" in login["auth"]["policies"]
