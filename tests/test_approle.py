@@ -61,13 +61,16 @@ def test_flows_identity_works_inside_its_policy(
     kv = client.secrets.kv.v2
     name = operator_wrote
 
-    assert kv.read_secret_version(path=f"{BASE}/{name}/client")["data"]["data"]["client_id"] == "cid"
-    assert kv.read_secret_version(path=f"{BASE}/{name}/seed")["data"]["data"]["refresh_token"]
-    assert kv.read_secret_version(path=f"switchboard/oauth1/{name}")["data"]["data"]["token"] == "t"
+    def read(path: str) -> dict[str, str]:
+        return dict(kv.read_secret_version(path=path)["data"]["data"])
+
+    assert read(f"{BASE}/{name}/client")["client_id"] == "cid"
+    assert read(f"{BASE}/{name}/seed")["refresh_token"] == "seed"
+    assert read(f"switchboard/oauth1/{name}")["token"] == "t"
     for leaf in ("token", "health", "lock"):
         kv.create_or_update_secret(path=f"{BASE}/{name}/{leaf}", secret={"x": "1"}, cas=0)
         kv.create_or_update_secret(path=f"{BASE}/{name}/{leaf}", secret={"x": "2"}, cas=1)
-        assert kv.read_secret_version(path=f"{BASE}/{name}/{leaf}")["data"]["data"] == {"x": "2"}
+        assert read(f"{BASE}/{name}/{leaf}") == {"x": "2"}
     kv.delete_metadata_and_all_versions(path=f"{BASE}/{name}/lock")
     assert f"{name}/" in kv.list_secrets(path=BASE)["data"]["keys"]
 
