@@ -1,0 +1,159 @@
+"""``/_control/*``: how tests, the demo and the benchmarks set the sandbox up and read it back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.oauth2_server import GRANT_TYPES, Client, TokenStore
+from sandbox.state import Counters, Faults, new_secret, parse_fault
+
+__all__ = ["ControlAPI", "bad_request", "read_json"]
+
+
+def bad_request(message: str, status: int = 400) -> Response:
+    return JSONResponse({"error": "invalid_request", "detail": message}, status_code=status)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object (empty body = ``{}``); ``ValueError`` otherwise."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        payload = json.loads(raw)
+    except ValueError as error:
+        raise ValueError(f"the body is not valid JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise ValueError("the body must be a JSON object")
+    return payload
+
+
+def _flag(payload: dict[str, Any], name: str) -> bool:
+    value = payload.get(name, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be true or false, got {value!r}")
+    return value
+
+
+def parse_client(payload: dict[str, Any]) -> Client:
+    """Validate a ``POST /_control/clients`` body into a new client with a fresh secret."""
+    grants = payload.get("grant_types", ["client_credentials"])
+    if (
+        not isinstance(grants, list)
+        or not grants
+        or any(grant not in GRANT_TYPES for grant in grants)
+    ):
+        raise ValueError(f"`grant_types` must be a non-empty list of {GRANT_TYPES}, got {grants!r}")
+    client_id = payload.get("client_id") or f"client-{uuid.uuid4().hex[:12]}"
+    if not isinstance(client_id, str):
+        raise ValueError("`client_id` must be a string")
+    scope = payload.get("scope") or ""
+    if not isinstance(scope, str):
+        raise ValueError("`scope` must be a space-separated string")
+    lifetime = payload.get("access_token_lifetime", 3600)
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
+        raise ValueError(f"`access_token_lifetime` must be whole seconds >= 1, got {lifetime!r}")
+    return Client(
+        client_id=client_id,
+        client_secret=new_secret("cs"),
+        grant_types=frozenset(grants),
+        scope=scope,
+        access_token_lifetime=lifetime,
+        expires_in_as_string=_flag(payload, "expires_in_as_string"),
+        omit_expires_in=_flag(payload, "omit_expires_in"),
+    )
+
+
+Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
+
+
+def _json_route(path: str, handler: Handler) -> Route:
+    """A POST route whose handler gets the JSON body; bad input answers 400 naming the field."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request, await read_json(request))
+        except ValueError as error:
+            return bad_request(str(error))
+
+    return Route(path, endpoint, methods=["POST"])
+
+
+class ControlAPI:
+    """Set-up and inspection endpoints; ``reset`` clears every part it was given."""
+
+    def __init__(
+        self,
+        *,
+        tokens: TokenStore,
+        faults: Faults,
+        counters: Counters,
+        resettables: list[Callable[[], None]] | None = None,
+    ) -> None:
+        self.tokens = tokens
+        self.faults = faults
+        self.counters = counters
+        self.resettables = [tokens.clear, faults.clear, counters.clear, *(resettables or [])]
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/_control/health", self.health, methods=["GET"]),
+            _json_route("/_control/reset", self.reset),
+            _json_route("/_control/clients", self.create_client),
+            _json_route("/_control/clients/{client_id}/rotate-secret", self.rotate_secret),
+            Route("/_control/faults", self.list_faults, methods=["GET"]),
+            _json_route("/_control/faults", self.add_fault),
+            Route("/_control/counters", self.get_counters, methods=["GET"]),
+            _json_route("/_control/expire-tokens", self.expire_tokens),
+        ]
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def reset(self, request: Request, payload: dict[str, Any]) -> Response:
+        for clear in self.resettables:
+            clear()
+        return JSONResponse({"status": "reset"})
+
+    async def create_client(self, request: Request, payload: dict[str, Any]) -> Response:
+        client = parse_client(payload)
+        try:
+            seed = self.tokens.register(client)
+        except KeyError:
+            return bad_request(f"client_id {client.client_id!r} is already registered", 409)
+        body = {"client_id": client.client_id, "client_secret": client.client_secret}
+        if seed is not None:
+            body["refresh_token"] = seed
+        return JSONResponse(body)
+
+    async def rotate_secret(self, request: Request, payload: dict[str, Any]) -> Response:
+        client_id = request.path_params["client_id"]
+        try:
+            secret = self.tokens.rotate_secret(client_id)
+        except KeyError:
+            return bad_request(f"no client {client_id!r}; register it with /_control/clients", 404)
+        return JSONResponse({"client_id": client_id, "client_secret": secret})
+
+    async def add_fault(self, request: Request, payload: dict[str, Any]) -> Response:
+        endpoint, fault, count, scope = parse_fault(payload)
+        self.faults.add(endpoint, fault, count, scope)
+        return JSONResponse({"endpoint": endpoint, "count": count})
+
+    async def list_faults(self, request: Request) -> Response:
+        return JSONResponse(self.faults.pending())
+
+    async def get_counters(self, request: Request) -> Response:
+        return JSONResponse(self.counters.snapshot())
+
+    async def expire_tokens(self, request: Request, payload: dict[str, Any]) -> Response:
+        client_id = payload.get("client_id")
+        if client_id is not None and not isinstance(client_id, str):
+            raise ValueError("`client_id` must be a string")
+        return JSONResponse({"expired": self.tokens.expire(client_id)})

@@ -1,0 +1,319 @@
+"""The sandbox's OAuth 2 authorization server, built on authlib's ``AuthorizationServer``.
+
+Grants: client credentials, and refresh token with rotation. A refresh token that was
+already rotated and is presented again revokes its whole family (every refresh and
+access token descended from the same seed) and answers ``invalid_grant``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidScopeError, OAuth2Error
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant, RefreshTokenGrant
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.state import Counters, Faults, new_secret
+
+__all__ = ["GRANT_TYPES", "Client", "OAuth2Endpoints", "TokenStore", "unauthorized"]
+
+GRANT_TYPES = ("client_credentials", "refresh_token")
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+@dataclass
+class Client:
+    """A registered client (duck-types authlib's ``ClientMixin``)."""
+
+    client_id: str
+    client_secret: str
+    grant_types: frozenset[str]
+    scope: str = ""
+    access_token_lifetime: int = 3600
+    expires_in_as_string: bool = False
+    omit_expires_in: bool = False
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(self.client_secret.encode(), client_secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in AUTH_METHODS
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+    def allows_scope(self, scope: str | None) -> bool:
+        return not scope or set(scope.split()) <= set(self.scope.split())
+
+
+@dataclass
+class Family:
+    """Tokens descended from one seed; revoking the family revokes them all at once."""
+
+    revoked: bool = False
+
+
+@dataclass
+class AccessToken:
+    client_id: str
+    expires_at: float
+    family: Family | None
+
+    def is_valid(self, now: float) -> bool:
+        return now < self.expires_at and not (self.family and self.family.revoked)
+
+
+@dataclass
+class RefreshToken:
+    client_id: str
+    scope: str
+    family: Family
+    rotated: bool = False
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+@dataclass
+class TokenStore:
+    """Clients and tokens in memory; ``lock`` makes issuing and rotation atomic."""
+
+    clients: dict[str, Client] = field(default_factory=dict)
+    access_tokens: OrderedDict[str, AccessToken] = field(default_factory=OrderedDict)
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(self, client: Client) -> str | None:
+        """Add a client; returns its seed refresh token when it may use the refresh grant."""
+        with self.lock:
+            if client.client_id in self.clients:
+                raise KeyError(client.client_id)
+            self.clients[client.client_id] = client
+            if "refresh_token" not in client.grant_types:
+                return None
+            seed = new_secret("rt")
+            self.refresh_tokens[seed] = RefreshToken(client.client_id, client.scope, Family())
+            return seed
+
+    def rotate_secret(self, client_id: str) -> str:
+        """Give a client a new secret; the old one stops working at once."""
+        with self.lock:
+            client = self.clients[client_id]
+            client.client_secret = new_secret("cs")
+            return client.client_secret
+
+    def save(self, token: dict[str, Any], client: Client, parent: RefreshToken | None) -> None:
+        now = time.time()
+        family = parent.family if parent else None
+        self.access_tokens[token["access_token"]] = AccessToken(
+            client.client_id, now + client.access_token_lifetime, family
+        )
+        if "refresh_token" in token and family is not None:
+            self.refresh_tokens[token["refresh_token"]] = RefreshToken(
+                client.client_id, token.get("scope", ""), family
+            )
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        """Forget the oldest access tokens once expired (amortised O(1) per issue)."""
+        for _ in range(2):
+            oldest = next(iter(self.access_tokens.items()), None)
+            if oldest is None or oldest[1].expires_at > now:
+                return
+            del self.access_tokens[oldest[0]]
+
+    def bearer_client(self, authorization: str | None) -> str | None:
+        """The client id behind a valid ``Authorization: Bearer`` header, else ``None``."""
+        if not authorization or authorization[:7].lower() != "bearer ":
+            return None
+        record = self.access_tokens.get(authorization[7:].strip())
+        if record is None or not record.is_valid(time.time()):
+            return None
+        return record.client_id
+
+    def expire(self, client_id: str | None = None) -> int:
+        """Make every access token (of one client) answer 401; returns how many."""
+        with self.lock:
+            expired = 0
+            for record in self.access_tokens.values():
+                if client_id is None or record.client_id == client_id:
+                    record.expires_at = 0.0
+                    expired += 1
+            return expired
+
+    def clear(self) -> None:
+        with self.lock:
+            self.clients.clear()
+            self.access_tokens.clear()
+            self.refresh_tokens.clear()
+
+
+class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def validate_requested_scope(self) -> None:
+        if not self.request.client.allows_scope(self.request.payload.scope):
+            raise InvalidScopeError()
+
+
+class _RefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        server: _AuthorizationServer = self.server
+        record = server.store.refresh_tokens.get(refresh_token)
+        if record is None or record.family.revoked:
+            return None
+        if record.rotated:
+            if record.client_id == self.request.client.client_id:
+                record.family.revoked = True
+                server.counters.reuse_detected += 1
+            return None
+        return record
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> RefreshToken:
+        return refresh_token  # client-only tokens: the "user" is the token's own record
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        refresh_token.rotated = True
+
+
+class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    """authlib's server over ``TokenStore``; requests arrive already parsed."""
+
+    def __init__(self, store: TokenStore, counters: Counters) -> None:
+        super().__init__()
+        self.store = store
+        self.counters = counters
+        self.register_token_generator("default", self._generate_token)
+        self.register_grant(_ClientCredentialsGrant)
+        self.register_grant(_RefreshTokenGrant)
+
+    def query_client(self, client_id: str) -> Client | None:
+        return self.store.clients.get(client_id)
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        self.store.save(token, request.client, request.refresh_token)
+
+    def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
+        return request
+
+    def handle_response(
+        self, status: int, body: dict[str, Any], headers: list[tuple[str, str]]
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        return status, body, headers
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    @staticmethod
+    def _generate_token(
+        grant_type: str,
+        client: Client,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        token: dict[str, Any] = {"access_token": new_secret("at"), "token_type": "Bearer"}
+        if not client.omit_expires_in:
+            lifetime = client.access_token_lifetime
+            token["expires_in"] = str(lifetime) if client.expires_in_as_string else lifetime
+        if include_refresh_token:
+            token["refresh_token"] = new_secret("rt")
+        scope = scope or client.scope
+        if scope:
+            token["scope"] = scope
+        return token
+
+
+class _TokenRequest(OAuth2Request):  # type: ignore[misc]
+    def __init__(self, url: str, headers: Any, form: dict[str, str]) -> None:
+        super().__init__("POST", url, headers=headers)
+        self._form = form
+        self.payload = BasicOAuth2Payload(form)
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+
+def _client_id_of(request: Request, form: dict[str, str]) -> str | None:
+    client_id, _ = extract_basic_authorization(request.headers)
+    return client_id or form.get("client_id")
+
+
+class OAuth2Endpoints:
+    """``POST /oauth/token`` (and the Sentinel paths) and ``GET /api/ping``."""
+
+    def __init__(self, store: TokenStore, faults: Faults, counters: Counters) -> None:
+        self.store = store
+        self.faults = faults
+        self.counters = counters
+        self.server = _AuthorizationServer(store, counters)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/oauth/token", self.token, methods=["POST"]),
+            Route("/sentinel/api/v2/account/{account_id}/app/token", self.token, methods=["POST"]),
+            Route("/sentinel/api/account/{account_id}/app/token", self.token, methods=["POST"]),
+            Route("/api/ping", self.ping, methods=["GET"]),
+        ]
+
+    async def token(self, request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        injected = await self.faults.apply("token", _client_id_of(request, form))
+        if injected is not None:
+            self.counters.token_errors += 1
+            return injected
+        try:
+            oauth_request = _TokenRequest(str(request.url), request.headers, form)
+            with self.store.lock:
+                status, body, headers = self.server.create_token_response(oauth_request)
+        except OAuth2Error as error:
+            status, body, headers = error()
+        if status == 200:
+            if form.get("grant_type") == "refresh_token":
+                self.counters.refresh_token += 1
+            else:
+                self.counters.client_credentials += 1
+        else:
+            self.counters.token_errors += 1
+        return JSONResponse(body, status_code=status, headers=dict(headers))
+
+    async def ping(self, request: Request) -> Response:
+        client_id = self.store.bearer_client(request.headers.get("authorization"))
+        if client_id is None:
+            return unauthorized('Bearer error="invalid_token"')
+        return JSONResponse({"client_id": client_id})
+
+
+def unauthorized(challenge: str) -> Response:
+    """401 with a ``WWW-Authenticate`` challenge."""
+    return JSONResponse(
+        {"error": "unauthorized", "error_description": "missing, invalid, expired or revoked"},
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
