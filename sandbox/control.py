@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.oauth1_verifier import OAuth1KeyStore
 from sandbox.oauth2_server import GRANT_TYPES, Client, TokenStore
 from sandbox.state import Counters, Faults, new_secret, parse_fault
 
@@ -95,12 +96,20 @@ class ControlAPI:
         tokens: TokenStore,
         faults: Faults,
         counters: Counters,
+        oauth1_keys: OAuth1KeyStore,
         resettables: list[Callable[[], None]] | None = None,
     ) -> None:
         self.tokens = tokens
         self.faults = faults
         self.counters = counters
-        self.resettables = [tokens.clear, faults.clear, counters.clear, *(resettables or [])]
+        self.oauth1_keys = oauth1_keys
+        self.resettables = [
+            tokens.clear,
+            faults.clear,
+            counters.clear,
+            oauth1_keys.clear,
+            *(resettables or []),
+        ]
 
     def routes(self) -> list[Route]:
         return [
@@ -112,6 +121,7 @@ class ControlAPI:
             _json_route("/_control/faults", self.add_fault),
             Route("/_control/counters", self.get_counters, methods=["GET"]),
             _json_route("/_control/expire-tokens", self.expire_tokens),
+            _json_route("/_control/oauth1-keys", self.create_oauth1_key),
         ]
 
     async def health(self, request: Request) -> Response:
@@ -157,3 +167,6 @@ class ControlAPI:
         if client_id is not None and not isinstance(client_id, str):
             raise ValueError("`client_id` must be a string")
         return JSONResponse({"expired": self.tokens.expire(client_id)})
+
+    async def create_oauth1_key(self, request: Request, payload: dict[str, Any]) -> Response:
+        return JSONResponse(self.oauth1_keys.create().as_dict())

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.state import Counters, Faults, new_secret
+from sandbox.state import Counters, Faults, new_secret, unauthorized
 
-__all__ = ["GRANT_TYPES", "Client", "OAuth2Endpoints", "TokenStore", "unauthorized"]
+__all__ = ["GRANT_TYPES", "Client", "OAuth2Endpoints", "TokenStore"]
 
 GRANT_TYPES = ("client_credentials", "refresh_token")
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -309,11 +309,3 @@ class OAuth2Endpoints:
             return unauthorized('Bearer error="invalid_token"')
         return JSONResponse({"client_id": client_id})
 
-
-def unauthorized(challenge: str) -> Response:
-    """401 with a ``WWW-Authenticate`` challenge."""
-    return JSONResponse(
-        {"error": "unauthorized", "error_description": "missing, invalid, expired or revoked"},
-        status_code=401,
-        headers={"WWW-Authenticate": challenge},
-    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-__all__ = ["ENDPOINTS", "Counters", "Fault", "Faults", "new_secret", "parse_fault"]
+__all__ = ["ENDPOINTS", "Counters", "Fault", "Faults", "new_secret", "parse_fault", "unauthorized"]
 
 #: Endpoints that accept injected faults (``POST /_control/faults`` ``endpoint``).
 ENDPOINTS = ("token", "csds", "agent_view", "queue_health", "messages")
@@ -22,6 +22,15 @@ ENDPOINTS = ("token", "csds", "agent_view", "queue_health", "messages")
 def new_secret(kind: str) -> str:
     """A fresh secret; all the sandbox issues start with ``sbx-``, so log scans find leaks."""
     return f"sbx-{kind}-{secrets.token_urlsafe(24)}"
+
+
+def unauthorized(challenge: str) -> Response:
+    """401 with a ``WWW-Authenticate`` challenge (``Bearer ...`` or ``OAuth ...``)."""
+    return JSONResponse(
+        {"error": "unauthorized", "error_description": "missing, invalid, expired or revoked"},
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
 
 
 @dataclass(frozen=True)
