@@ -1,0 +1,134 @@
+"""One place that talks HTTP to LivePerson: retries, Retry-After, and the error mapping.
+
+Status → exception: 401/403 ``Unauthorized``, 429 ``RateLimited`` (``retry_after`` from the header),
+5xx / network / timeout ``UpstreamUnavailable``, any other non-2xx ``UpstreamError``. 429 and
+``UpstreamUnavailable`` are tried ``max_attempts`` times in all (exponential backoff with jitter,
+or the server's Retry-After) before they are raised. Messages name the service, method, path and
+status, never a header or a body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx2
+
+from switchboard._exceptions import (
+    RateLimited,
+    Unauthorized,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+
+__all__ = ["DEFAULT_BACKOFF_SECONDS", "MAX_RETRY_AFTER_SECONDS", "Adapter", "parse_retry_after"]
+
+DEFAULT_BACKOFF_SECONDS = 0.2
+MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); ``None`` if unusable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class Adapter:
+    """An ``httpx2.AsyncClient`` plus LivePerson's error semantics; shared by every API class."""
+
+    def __init__(
+        self,
+        client: httpx2.AsyncClient,
+        *,
+        max_attempts: int = 3,
+        backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+    ) -> None:
+        self.client = client
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: str,
+        auth: httpx2.Auth | None = None,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx2.Response:
+        """Send with retries; return the 2xx response or raise the mapped ``UpstreamError``."""
+        attempt = 1
+        while True:
+            try:
+                return await self._send_once(
+                    method,
+                    url,
+                    service=service,
+                    auth=auth,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                )
+            except (RateLimited, UpstreamUnavailable) as exc:
+                if attempt >= self.max_attempts:
+                    raise
+                await asyncio.sleep(self._delay(attempt, exc.retry_after))
+                attempt += 1
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: str,
+        auth: httpx2.Auth | None,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+    ) -> httpx2.Response:
+        where = f"{service}: {method} {httpx2.URL(url).path}"
+        kwargs: dict[str, Any] = {"params": params, "json": json, "headers": headers}
+        if auth is not None:
+            kwargs["auth"] = auth
+        try:
+            response = await self.client.request(method, url, **kwargs)
+        except httpx2.TimeoutException:
+            raise UpstreamUnavailable(f"{where} timed out", service=service) from None
+        except httpx2.TransportError as exc:
+            raise UpstreamUnavailable(
+                f"{where} failed: {type(exc).__name__}", service=service
+            ) from None
+        status = response.status_code
+        if status < 300:
+            return response
+        message = f"{where} answered HTTP {status}"
+        if status in (401, 403):
+            raise Unauthorized(message, service=service, status=status)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise RateLimited(message, service=service, status=status, retry_after=retry_after)
+        if status >= 500:
+            raise UpstreamUnavailable(message, service=service, status=status)
+        raise UpstreamError(message, service=service, status=status)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER_SECONDS)
+        base: float = self.backoff_seconds * 2.0 ** (attempt - 1)
+        return base + random.uniform(0, base)

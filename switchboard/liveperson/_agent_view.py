@@ -1,0 +1,75 @@
+"""Agent-view status (domain ``msgHist``): which agents of which skills are ONLINE."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx2
+
+from switchboard._exceptions import UpstreamError
+from switchboard.liveperson._adapter import Adapter
+from switchboard.liveperson._models import AgentStatus, AgentStatusPage
+
+__all__ = ["MAX_PAGE_SIZE", "AgentView"]
+
+MAX_PAGE_SIZE = 1000
+
+
+class AgentView:
+    """Agent-view status, part of LivePerson's Messaging History API (documented for reporting,
+    hence one call per batch rather than one per conversation)."""
+
+    service = "agent_view"
+
+    def __init__(
+        self, adapter: Adapter, *, account_id: str, scheme: str, auth: httpx2.Auth
+    ) -> None:
+        self._adapter = adapter
+        self._account_id = account_id
+        self._scheme = scheme
+        self._auth = auth
+
+    async def list_agent_statuses(
+        self, host: str, skill_ids: Sequence[str], *, offset: int = 0, limit: int = MAX_PAGE_SIZE
+    ) -> AgentStatusPage:
+        """POST: /messaging_history/api/account/{accountId}/agent-view/status?offset=&limit=
+
+        One call covers every skill in ``skill_ids``; ``limit`` is at most 1000.
+        """
+        if not 0 < limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
+        url = f"{self._scheme}://{host}/messaging_history/api/account/{self._account_id}/agent-view/status"
+        response = await self._adapter.request(
+            "POST",
+            url,
+            service=self.service,
+            auth=self._auth,
+            params={"offset": offset, "limit": limit},
+            json={"skillIds": list(skill_ids)},
+        )
+        return _page(response.json())
+
+
+def _page(body: Any) -> AgentStatusPage:
+    records = body.get("agentStatusRecords") if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        raise UpstreamError(
+            "agent_view: the answer has no agentStatusRecords list", service="agent_view"
+        )
+    parsed = [
+        AgentStatus(
+            agent_id=str(record.get("agentId", "")),
+            current_status=str(record.get("currentStatus", "")),
+            skill_ids=tuple(
+                str(skill["skillId"])
+                for skill in record.get("agentSkills") or ()
+                if isinstance(skill, dict) and skill.get("skillId") is not None
+            ),
+        )
+        for record in records
+        if isinstance(record, dict)
+    ]
+    metadata = body.get("_metadata")
+    count = metadata.get("count") if isinstance(metadata, dict) else None
+    return AgentStatusPage(records=parsed, count=count if isinstance(count, int) else len(parsed))

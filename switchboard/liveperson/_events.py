@@ -1,0 +1,131 @@
+"""LivePerson's "Messaging Conversation Routing" event, validated.
+
+LivePerson documents the ids as strings but sends numbers too; both become strings here.
+Ids go into URL paths, so they are limited to a safe alphabet: anything else is rejected
+with an error that names the field (``events[3].routing.newSkillId: ...``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+__all__ = [
+    "General",
+    "Routing",
+    "RoutingEvent",
+    "describe_validation_error",
+    "parse_events",
+]
+
+MAX_ID_LENGTH = 128
+
+
+def _id_to_str(value: Any) -> Any:
+    """Accept ``123`` as ``"123"``; leave other types for pydantic to reject by name."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+LivePersonId = Annotated[
+    str,
+    BeforeValidator(_id_to_str),
+    StringConstraints(strict=True, pattern=r"^[A-Za-z0-9._:~-]+$", max_length=MAX_ID_LENGTH),
+]
+
+
+class General(BaseModel):
+    """The event's ``general`` section."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    conv_id: LivePersonId = Field(alias="convId", description="Conversation id.")
+    dialog_id: LivePersonId = Field(alias="dialogId", description="Dialog id the message goes to.")
+    cbot_event_type: str | None = Field(
+        default=None, alias="cbotEventType", max_length=200, description="LivePerson event type."
+    )
+    start_ts: int | None = Field(
+        default=None, alias="startTs", ge=0, description="Conversation start, epoch milliseconds."
+    )
+    in_off_hours: bool | None = Field(
+        default=None,
+        alias="inOffHours",
+        description="Whether the event came outside working hours.",
+    )
+
+
+class Routing(BaseModel):
+    """The event's ``routing`` section."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    old_skill_id: LivePersonId | None = Field(
+        default=None, alias="oldSkillId", description="Skill the conversation came from."
+    )
+    new_skill_id: LivePersonId = Field(
+        alias="newSkillId", description="Skill the conversation was routed to."
+    )
+
+
+class RoutingEvent(BaseModel):
+    """One conversation routed to a skill."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    general: General = Field(description="Conversation and dialog.")
+    routing: Routing = Field(description="Old and new skill.")
+
+    @property
+    def conversation_id(self) -> str:
+        return self.general.conv_id
+
+    @property
+    def dialog_id(self) -> str:
+        return self.general.dialog_id
+
+    @property
+    def skill_id(self) -> str:
+        return self.routing.new_skill_id
+
+
+_EVENTS = TypeAdapter(list[RoutingEvent])
+
+
+def parse_events(payload: Any, *, max_events: int | None = None) -> list[RoutingEvent]:
+    """Validate one event (a mapping) or a list of them.
+
+    Raises:
+        ValueError: with a message naming the first bad field, e.g. ``events[2].general.convId``.
+    """
+    items = payload if isinstance(payload, list) else [payload]
+    if max_events is not None and len(items) > max_events:
+        raise ValueError(f"events: {len(items)} events in one request; send at most {max_events}")
+    if not items:
+        raise ValueError("events: the list is empty; send at least one routing event")
+    try:
+        return _EVENTS.validate_python(items, by_alias=True)
+    except ValidationError as exc:
+        raise ValueError(describe_validation_error(exc, prefix="events")) from None
+
+
+def describe_validation_error(exc: ValidationError, *, prefix: str = "events") -> str:
+    """One line naming the first failing field (``events[0].routing.newSkillId: ...``)."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    path = prefix
+    for part in first["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    extra = f" ({len(exc.errors())} errors in all)" if exc.error_count() > 1 else ""
+    message = str(first["msg"])
+    if first["type"] == "string_pattern_mismatch":
+        message = f"ids may contain only letters, digits and . _ : ~ - (at most {MAX_ID_LENGTH})"
+    return f"{path}: {message}{extra}"

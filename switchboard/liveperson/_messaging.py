@@ -1,0 +1,73 @@
+"""Messaging REST API (domain ``messagingRestApiDomain``): a brand message into a conversation."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+
+from switchboard._exceptions import UpstreamError
+from switchboard.liveperson._adapter import Adapter
+from switchboard.liveperson._models import SentMessage
+
+__all__ = ["Messaging"]
+
+
+class Messaging:
+    """Brand messages into a conversation.
+
+    The path is configurable (``LivePersonSettings.messaging_path``): LivePerson's public docs
+    do not pin it down.
+
+    https://developers.liveperson.com/messaging-rest-api-overview.html
+    """
+
+    service = "messages"
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        account_id: str,
+        scheme: str,
+        path_template: str,
+        client_source: str,
+        auth: httpx2.Auth,
+    ) -> None:
+        self._adapter = adapter
+        self._account_id = account_id
+        self._scheme = scheme
+        self._path_template = path_template
+        self._client_source = client_source
+        self._auth = auth
+
+    async def send_message(
+        self, host: str, *, conversation_id: str, dialog_id: str, text: str, request_id: str
+    ) -> SentMessage:
+        """POST: /messaging/api/account/{accountId}/conversations/{conversationId}/messages
+
+        ``request_id`` goes out as ``Request-ID``: the same id again is answered with the first
+        message's id instead of a second message.
+        """
+        path = self._path_template.format(
+            account_id=quote(self._account_id, safe=""),
+            conversation_id=quote(conversation_id, safe=""),
+        )
+        response = await self._adapter.request(
+            "POST",
+            f"{self._scheme}://{host}{path}",
+            service=self.service,
+            auth=self._auth,
+            headers={
+                "Brand-ID": self._account_id,
+                "Client-source": self._client_source,
+                "Request-ID": request_id,
+            },
+            json={"dialogId": dialog_id, "contentType": "text/plain", "message": text},
+        )
+        body: Any = response.json()
+        message_id = body.get("messageId") if isinstance(body, dict) else None
+        if message_id is None:
+            raise UpstreamError("messages: the answer has no messageId", service=self.service)
+        return SentMessage(message_id=str(message_id), duplicate=bool(body.get("duplicate", False)))

@@ -1,0 +1,97 @@
+"""Queue health (domain ``leDataReporting``): wait-time percentiles per skill."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import httpx2
+
+from switchboard._exceptions import UpstreamError
+from switchboard.liveperson._adapter import Adapter
+from switchboard.liveperson._models import SkillWait
+
+__all__ = ["QueueHealth"]
+
+P90 = "waitTimeForAgentAssignment_90thPercentile"
+P50 = "waitTimeForAgentAssignment_50thPercentile"
+
+
+class QueueHealth:
+    """Messaging current queue health API: v2 takes the OAuth 2 bearer, v1 the OAuth 1 API keys.
+
+    https://developers.liveperson.com/messaging-operations-api-methods-messaging-current-queue-health.html
+    """
+
+    service = "queue_health"
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        account_id: str,
+        scheme: str,
+        bearer: httpx2.Auth,
+        oauth1: httpx2.Auth | None,
+    ) -> None:
+        self._adapter = adapter
+        self._account_id = account_id
+        self._scheme = scheme
+        self._bearer = bearer
+        self._oauth1 = oauth1
+
+    async def read_current_queue_health(
+        self,
+        host: str,
+        skill_ids: Sequence[str],
+        *,
+        version: Literal[1, 2] = 2,
+        from_millis: int | None = None,
+        to_millis: int | None = None,
+    ) -> dict[str, SkillWait]:
+        """GET: /operations/api/account/{accountId}/msgqueuehealth/current/?skillIds=&v=
+
+        One call covers every skill. v2 adds ``fromMillis``/``toMillis`` when given. Skills the
+        answer leaves out are missing from the result (no data).
+        """
+        if version == 1 and self._oauth1 is None:
+            raise ValueError("queue health v1 needs OAuth 1 API keys")
+        auth = self._oauth1 if version == 1 and self._oauth1 is not None else self._bearer
+        params: dict[str, Any] = {"skillIds": ",".join(skill_ids), "v": version}
+        if version == 2 and from_millis is not None:
+            params["fromMillis"] = from_millis
+        if version == 2 and to_millis is not None:
+            params["toMillis"] = to_millis
+        url = f"{self._scheme}://{host}/operations/api/account/{self._account_id}/msgqueuehealth/current/"
+        response = await self._adapter.request(
+            "GET", url, service=self.service, auth=auth, params=params
+        )
+        return _waits(response.json())
+
+
+def _millis(value: Any) -> int | None:
+    """LivePerson's -1 (and anything not a number) means no data."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return int(value)
+
+
+def _waits(body: Any) -> dict[str, SkillWait]:
+    skills = body.get("skillsMetrics") if isinstance(body, dict) else None
+    if (
+        skills is None
+        and isinstance(body, dict)
+        and ("metricsTotal" in body or "metricsTotals" in body)
+    ):
+        skills = {}
+    if not isinstance(skills, dict):
+        raise UpstreamError("queue_health: the answer has no skillsMetrics", service="queue_health")
+    return {
+        str(skill_id): SkillWait(
+            skill_id=str(skill_id),
+            p90_ms=_millis(metrics.get(P90)),
+            p50_ms=_millis(metrics.get(P50)),
+        )
+        for skill_id, metrics in skills.items()
+        if isinstance(metrics, dict)
+    }

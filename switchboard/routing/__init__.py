@@ -1,0 +1,39 @@
+"""Routing notifications: the pure decision rules and the batch pipeline (no Prefect here)."""
+
+from __future__ import annotations
+
+from switchboard.routing._decisions import (
+    Decision,
+    DecisionKind,
+    SkillAvailability,
+    count_availability,
+    decide,
+    decide_all,
+    request_id_for,
+    wait_minutes,
+)
+from switchboard.routing._pipeline import (
+    read_availability,
+    read_queue_health,
+    resolve_domains,
+    route_batch,
+    send_messages,
+    skill_ids_of,
+)
+
+__all__ = [
+    "Decision",
+    "DecisionKind",
+    "SkillAvailability",
+    "count_availability",
+    "decide",
+    "decide_all",
+    "read_availability",
+    "read_queue_health",
+    "request_id_for",
+    "resolve_domains",
+    "route_batch",
+    "send_messages",
+    "skill_ids_of",
+    "wait_minutes",
+]
