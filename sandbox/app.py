@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from sandbox.control import ControlAPI
+from sandbox.liveperson import LivePersonSimulator, LivePersonState
 from sandbox.oauth1_verifier import OAuth1Endpoints, OAuth1KeyStore, OAuth1Verifier
 from sandbox.oauth2_server import OAuth2Endpoints, TokenStore
 from sandbox.state import Counters, Faults
@@ -14,8 +15,21 @@ __all__ = ["create_app"]
 
 def create_app() -> Starlette:
     """A fresh sandbox with empty state (each call is independent)."""
-    tokens, faults, counters, oauth1_keys = TokenStore(), Faults(), Counters(), OAuth1KeyStore()
-    oauth2 = OAuth2Endpoints(tokens, faults, counters)
-    oauth1 = OAuth1Endpoints(OAuth1Verifier(oauth1_keys))
-    control = ControlAPI(tokens=tokens, faults=faults, counters=counters, oauth1_keys=oauth1_keys)
-    return Starlette(routes=[*oauth2.routes(), *oauth1.routes(), *control.routes()])
+    tokens, oauth1_keys, liveperson = TokenStore(), OAuth1KeyStore(), LivePersonState()
+    faults, counters = Faults(), Counters()
+    verifier = OAuth1Verifier(oauth1_keys)
+    control = ControlAPI(
+        tokens=tokens,
+        faults=faults,
+        counters=counters,
+        oauth1_keys=oauth1_keys,
+        liveperson=liveperson,
+    )
+    return Starlette(
+        routes=[
+            *OAuth2Endpoints(tokens, faults, counters).routes(),
+            *OAuth1Endpoints(verifier).routes(),
+            *LivePersonSimulator(liveperson, tokens, verifier, faults, counters).routes(),
+            *control.routes(),
+        ]
+    )

@@ -11,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.liveperson import LivePersonState
 from sandbox.oauth1_verifier import OAuth1KeyStore
 from sandbox.oauth2_server import GRANT_TYPES, Client, TokenStore
+from sandbox.scenario import parse_scenario
 from sandbox.state import Counters, Faults, new_secret, parse_fault
 
 __all__ = ["ControlAPI", "bad_request", "read_json"]
@@ -97,18 +99,19 @@ class ControlAPI:
         faults: Faults,
         counters: Counters,
         oauth1_keys: OAuth1KeyStore,
-        resettables: list[Callable[[], None]] | None = None,
+        liveperson: LivePersonState,
     ) -> None:
         self.tokens = tokens
         self.faults = faults
         self.counters = counters
         self.oauth1_keys = oauth1_keys
+        self.liveperson = liveperson
         self.resettables = [
             tokens.clear,
             faults.clear,
             counters.clear,
             oauth1_keys.clear,
-            *(resettables or []),
+            liveperson.clear,
         ]
 
     def routes(self) -> list[Route]:
@@ -122,6 +125,8 @@ class ControlAPI:
             Route("/_control/counters", self.get_counters, methods=["GET"]),
             _json_route("/_control/expire-tokens", self.expire_tokens),
             _json_route("/_control/oauth1-keys", self.create_oauth1_key),
+            _json_route("/_control/scenario", self.set_scenario),
+            Route("/_control/messages", self.list_messages, methods=["GET"]),
         ]
 
     async def health(self, request: Request) -> Response:
@@ -170,3 +175,29 @@ class ControlAPI:
 
     async def create_oauth1_key(self, request: Request, payload: dict[str, Any]) -> Response:
         return JSONResponse(self.oauth1_keys.create().as_dict())
+
+    async def set_scenario(self, request: Request, payload: dict[str, Any]) -> Response:
+        account_id, scenario = parse_scenario(payload)
+        self.liveperson.scenarios[account_id] = scenario
+        return JSONResponse(
+            {
+                "account_id": account_id,
+                "skills": len(scenario.skills),
+                "agents": len(scenario.agents),
+            }
+        )
+
+    async def list_messages(self, request: Request) -> Response:
+        """Recorded messages, optionally only ``?account_id=`` / ``?conversation_id=``."""
+        wanted = {
+            name: request.query_params[name]
+            for name in ("account_id", "conversation_id")
+            if name in request.query_params
+        }
+        return JSONResponse(
+            [
+                message
+                for message in self.liveperson.messages
+                if all(message[name] == value for name, value in wanted.items())
+            ]
+        )

@@ -308,4 +308,3 @@ class OAuth2Endpoints:
         if client_id is None:
             return unauthorized('Bearer error="invalid_token"')
         return JSONResponse({"client_id": client_id})
-

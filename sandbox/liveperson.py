@@ -1,0 +1,286 @@
+"""The LivePerson simulator: CSDS, agent-view status, queue health and the messaging endpoint.
+
+Shapes follow ``shared/reference/liveperson-api.md``; every CSDS baseURI points back at
+this sandbox. Auth is real: sandbox-issued bearers (expired or revoked answer 401) and
+OAuth 1 signatures verified with oauthlib.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.oauth1_verifier import OAUTH1_CHALLENGE, OAuth1Verifier
+from sandbox.oauth2_server import TokenStore
+from sandbox.scenario import DEFAULT_ACCOUNT, Scenario, queue_metrics
+from sandbox.state import Counters, Faults, unauthorized
+
+__all__ = ["CSDS_SERVICES", "LivePersonSimulator", "LivePersonState"]
+
+#: Service names CSDS knows; each resolves to this sandbox.
+CSDS_SERVICES = (
+    "msgHist",
+    "leDataReporting",
+    "asyncMessagingEnt",
+    "sentinel",
+    "agentVep",
+    "messagingRestApiDomain",
+    "msgEwtAPI",
+    "accountConfigReadOnly",
+    "accountConfigReadWrite",
+)
+_BEARER_CHALLENGE = 'Bearer error="invalid_token"'
+_MAX_LIMIT = 1000
+
+
+@dataclass
+class LivePersonState:
+    """Scenarios per account and the messages posted into conversations."""
+
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    by_request_id: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def scenario(self, account_id: str) -> Scenario:
+        found = self.scenarios.get(account_id) or self.scenarios.get(DEFAULT_ACCOUNT)
+        return found or Scenario.build({})
+
+    def clear(self) -> None:
+        self.scenarios.clear()
+        self.messages.clear()
+        self.by_request_id.clear()
+
+
+def _bad(message: str) -> Response:
+    return JSONResponse({"error": "invalid_request", "detail": message}, status_code=400)
+
+
+def _query_int(request: Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"query parameter `{name}` must be an integer, got {raw!r}") from None
+
+
+def _id_list(value: Any, name: str) -> set[str] | None:
+    """A body filter of ids (strings or numbers) as strings; missing or empty = no filter."""
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list) or any(isinstance(item, bool | dict | list) for item in value):
+        raise ValueError(f"`{name}` must be a list of ids (strings or numbers)")
+    return {str(item) for item in value}
+
+
+class LivePersonSimulator:
+    """Routes for the LivePerson APIs the routing flow calls."""
+
+    def __init__(
+        self,
+        state: LivePersonState,
+        tokens: TokenStore,
+        oauth1: OAuth1Verifier,
+        faults: Faults,
+        counters: Counters,
+    ) -> None:
+        self.state = state
+        self.tokens = tokens
+        self.oauth1 = oauth1
+        self.faults = faults
+        self.counters = counters
+
+    def routes(self) -> list[Route]:
+        account = "/api/account/{account_id}"
+        return [
+            Route(f"{account}/service/baseURI.json", self.csds_all, methods=["GET"]),
+            Route(f"{account}/service/{{service}}/baseURI.json", self.csds_one, methods=["GET"]),
+            Route(
+                f"/messaging_history{account}/agent-view/status",
+                self.agent_view,
+                methods=["POST"],
+            ),
+            Route(
+                f"/operations{account}/msgqueuehealth/current/",
+                self.queue_health,
+                methods=["GET"],
+            ),
+            Route(
+                f"/operations{account}/msgqueuehealth/current",
+                self.queue_health,
+                methods=["GET"],
+            ),
+            Route(
+                "/messaging/api/account/{account_id}/conversations/{conversation_id}/messages",
+                self.post_message,
+                methods=["POST"],
+            ),
+        ]
+
+    def _base_uri(self, request: Request) -> str:
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        return f"127.0.0.1:{server[1]}"
+
+    async def csds_all(self, request: Request) -> Response:
+        """GET /api/account/{account_id}/service/baseURI.json?version=1.0"""
+        self.counters.csds += 1
+        account_id = request.path_params["account_id"]
+        if (injected := await self.faults.apply("csds", account_id)) is not None:
+            return injected
+        base = self._base_uri(request)
+        return JSONResponse(
+            {
+                "baseURIs": [
+                    {"service": name, "account": account_id, "baseURI": base}
+                    for name in CSDS_SERVICES
+                ]
+            }
+        )
+
+    async def csds_one(self, request: Request) -> Response:
+        """GET /api/account/{account_id}/service/{service}/baseURI.json?version=1.0"""
+        self.counters.csds += 1
+        account_id, service = request.path_params["account_id"], request.path_params["service"]
+        if (injected := await self.faults.apply("csds", account_id)) is not None:
+            return injected
+        if service not in CSDS_SERVICES:
+            return JSONResponse(
+                {"error": "not_found", "detail": f"unknown service {service!r}"}, status_code=404
+            )
+        return JSONResponse(
+            {"service": service, "account": account_id, "baseURI": self._base_uri(request)}
+        )
+
+    async def agent_view(self, request: Request) -> Response:
+        """POST /messaging_history/api/account/{account_id}/agent-view/status (bearer or OAuth 1)"""
+        self.counters.agent_view += 1
+        account_id = request.path_params["account_id"]
+        if (injected := await self.faults.apply("agent_view", account_id)) is not None:
+            return injected
+        body = await request.body()
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("OAuth "):
+            if self.oauth1.verify(request, body) is None:
+                return unauthorized(OAUTH1_CHALLENGE)
+        elif self.tokens.bearer_client(authorization) is None:
+            return unauthorized(_BEARER_CHALLENGE)
+        try:
+            filters = json.loads(body) if body.strip() else {}
+            if not isinstance(filters, dict):
+                raise ValueError("the body must be a JSON object of filters")
+            offset = _query_int(request, "offset", 0) or 0
+            limit = _query_int(request, "limit", 50) or 50
+            if not 0 < limit <= _MAX_LIMIT or offset < 0:
+                raise ValueError(f"`limit` must be 1..{_MAX_LIMIT} and `offset` >= 0")
+            skills = _id_list(filters.get("skillIds"), "skillIds")
+            agents = _id_list(filters.get("agentIds"), "agentIds")
+            statuses = filters.get("status", filters.get("Status"))
+            if isinstance(statuses, str):
+                statuses = [statuses]
+            wanted_status = _id_list(statuses, "status")
+        except ValueError as error:
+            return _bad(str(error))
+        scenario = self.state.scenario(account_id)
+        present = filters.get("agentPresence", True) is not False
+        matched = [
+            record
+            for record in scenario.agents
+            if present
+            and (skills is None or not skills.isdisjoint(record.skill_ids))
+            and (agents is None or record.agent_id in agents)
+            and (wanted_status is None or record.status in wanted_status)
+        ]
+        page = matched[offset : offset + limit]
+        metadata: dict[str, Any] = {
+            "count": len(matched),
+            "self": {"rel": "self", "href": str(request.url)},
+            "shardsStatusResult": {"partialResult": False},
+        }
+        if offset + limit < len(matched):
+            next_url = request.url.include_query_params(offset=offset + limit, limit=limit)
+            metadata["next"] = {"rel": "next", "href": str(next_url)}
+        return JSONResponse(
+            {
+                "_metadata": metadata,
+                "accountID": account_id,
+                "agentStatusRecords": [record.render(scenario.since_ms) for record in page],
+            }
+        )
+
+    async def queue_health(self, request: Request) -> Response:
+        """GET /operations/api/account/{account_id}/msgqueuehealth/current/?skillIds=..&v=1|2"""
+        self.counters.queue_health += 1
+        account_id = request.path_params["account_id"]
+        if (injected := await self.faults.apply("queue_health", account_id)) is not None:
+            return injected
+        version = request.query_params.get("v")
+        if version not in ("1", "2"):
+            return _bad(f"query parameter `v` must be 1 or 2, got {version!r}")
+        if version == "1":
+            if self.oauth1.verify(request, await request.body()) is None:
+                return unauthorized(OAUTH1_CHALLENGE)
+        else:
+            if self.tokens.bearer_client(request.headers.get("authorization")) is None:
+                return unauthorized(_BEARER_CHALLENGE)
+            try:
+                from_ms = _query_int(request, "fromMillis")
+                to_ms = _query_int(request, "toMillis")
+            except ValueError as error:
+                return _bad(str(error))
+            if from_ms is None or to_ms is None or from_ms > to_ms:
+                return _bad("v=2 needs integer `fromMillis` <= `toMillis` (epoch milliseconds)")
+        raw = request.query_params.get("skillIds", "")
+        skill_ids = None if raw in ("", "all") else [s.strip() for s in raw.split(",") if s.strip()]
+        return JSONResponse(queue_metrics(self.state.scenario(account_id), skill_ids))
+
+    async def post_message(self, request: Request) -> Response:
+        """POST /messaging/api/account/{account_id}/conversations/{conversation_id}/messages"""
+        self.counters.messages += 1
+        account_id = request.path_params["account_id"]
+        if (injected := await self.faults.apply("messages", account_id)) is not None:
+            return injected
+        if self.tokens.bearer_client(request.headers.get("authorization")) is None:
+            return unauthorized(_BEARER_CHALLENGE)
+        brand_id = request.headers.get("brand-id")
+        if brand_id != account_id:
+            return _bad(f"header `Brand-ID` must be the account id {account_id!r}")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _bad("the body must be JSON: {dialogId, contentType, message}")
+        if not isinstance(body, dict):
+            return _bad("the body must be a JSON object: {dialogId, contentType, message}")
+        dialog_id, message = body.get("dialogId"), body.get("message")
+        if not isinstance(dialog_id, str) or not dialog_id:
+            return _bad("`dialogId` must be a non-empty string")
+        if body.get("contentType") != "text/plain":
+            return _bad('`contentType` must be "text/plain"')
+        if not isinstance(message, str) or not message:
+            return _bad("`message` must be a non-empty string")
+        request_id = request.headers.get("request-id")
+        if request_id and (account_id, request_id) in self.state.by_request_id:
+            self.counters.messages_deduplicated += 1
+            message_id = self.state.by_request_id[(account_id, request_id)]
+            return JSONResponse({"messageId": message_id, "duplicate": True})
+        message_id = str(uuid.uuid4())
+        if request_id:
+            self.state.by_request_id[(account_id, request_id)] = message_id
+        self.state.messages.append(
+            {
+                "account_id": account_id,
+                "conversation_id": request.path_params["conversation_id"],
+                "dialog_id": dialog_id,
+                "message": message,
+                "request_id": request_id,
+                "message_id": message_id,
+                "client_source": request.headers.get("client-source"),
+            }
+        )
+        return JSONResponse({"messageId": message_id, "duplicate": False}, status_code=201)
