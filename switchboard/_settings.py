@@ -97,6 +97,11 @@ class TokenSettings(BaseSettings):
     max_concurrency: int = Field(default=8, gt=0, description="Credentials refreshed at once per run.")
     http_timeout: float = Field(default=10.0, gt=0, description="Seconds per token endpoint request.")
     max_attempts: int = Field(default=4, gt=0, description="Attempts per refresh on transient errors.")
+    vault_retry_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a new token pair's Vault write is retried while Vault is down.",
+    )
     journal_dir: Path = Field(
         default=Path(".state/journal"),
         description="Where a new token pair is written (mode 0600) before Vault has it.",

@@ -88,3 +88,55 @@ def _drain_prefect_workers() -> None:
 def unique_name() -> str:
     """A fresh credential / resource name, so tests never share Vault state."""
     return "t-" + uuid.uuid4().hex[:10]
+
+
+# --- token half (TOKENS engineer): a credential store and sandbox credentials -------------
+
+
+@pytest.fixture(scope="session")
+def credential_store(openbao: ManagedProcess):  # -> switchboard.vault.CredentialStore
+    """A ``CredentialStore`` on the session's OpenBao (root token, mount ``secret``)."""
+    from switchboard._settings import VaultSettings
+    from switchboard.vault import CredentialStore
+
+    return CredentialStore.from_settings(VaultSettings(addr=openbao.url, token=ROOT_TOKEN))
+
+
+@pytest.fixture
+def new_credential(sandbox: ManagedProcess, credential_store, unique_name: str):
+    """``new_credential(grant="refresh_token", **client_options) -> (name, sandbox client dict)``.
+
+    Registers a client at the sandbox and writes its definition (and seed) into Vault.
+    """
+    import httpx2
+    from pydantic import SecretStr
+
+    from switchboard._models import ClientDefinition
+
+    counter = iter(range(1000))
+
+    def create(grant: str = "client_credentials", **options):
+        name = f"{unique_name}-{next(counter)}"
+        definition_options = {
+            key: options.pop(key)
+            for key in ("scope", "auth_method", "default_lifetime_seconds", "audience")
+            if key in options
+        }
+        grants = [grant] if grant == "client_credentials" else ["refresh_token"]
+        client = httpx2.post(
+            f"{sandbox.url}/_control/clients",
+            json={"client_id": name, "grant_types": grants, **options},
+        ).raise_for_status().json()
+        definition = ClientDefinition(
+            token_url=f"{sandbox.url}/oauth/token",
+            client_id=client["client_id"],
+            client_secrets=(SecretStr(client["client_secret"]),),
+            grant=grant,
+            **definition_options,
+        )
+        credential_store.put_client(name, definition)
+        if client.get("refresh_token"):
+            credential_store.put_seed(name, SecretStr(client["refresh_token"]))
+        return name, client
+
+    return create

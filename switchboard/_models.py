@@ -1,0 +1,228 @@
+"""The shapes Switchboard keeps in Vault, and what a refresh reports.
+
+Every secret is a ``SecretStr``: a repr, a log line or an exception can never show one.
+``from_vault``/``to_vault`` are the only places that know the Vault field names
+(the public contract in ``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from switchboard._exceptions import ConfigurationError
+
+__all__ = [
+    "AuthMethod",
+    "ClientDefinition",
+    "CredentialHealth",
+    "GrantType",
+    "HealthState",
+    "OAuth1Keys",
+    "RefreshOutcome",
+    "RefreshStatus",
+    "StoredToken",
+    "format_time",
+    "parse_time",
+    "utcnow",
+]
+
+GrantType = Literal["client_credentials", "refresh_token"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+HealthState = Literal["healthy", "expiring", "failing", "revoked", "misconfigured"]
+RefreshStatus = Literal["refreshed", "skipped", "adopted", "busy", "failed"]
+
+DEFAULT_LIFETIME_SECONDS = 3600
+
+_FIXES: dict[str, str] = {
+    "token_url": "set it to the https:// URL of the token endpoint",
+    "client_id": "set the OAuth client id",
+    "client_secrets": "set `client_secret` (a string) or `client_secrets` (a non-empty list)",
+    "grant": "use `client_credentials` or `refresh_token`",
+    "auth_method": "use `client_secret_basic` or `client_secret_post`",
+    "default_lifetime_seconds": "use a whole number of seconds greater than 0",
+    "refresh_at_fraction": "use a number between 0 and 1, e.g. 0.66",
+    "refresh_jitter_fraction": "use a number from 0 to 0.5, e.g. 0.15",
+    "keep_alive_seconds": "use a whole number of seconds greater than 0",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, the form every time in Vault takes."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _validation_error(kind: str, where: str, exc: ValidationError) -> ConfigurationError:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    fix = _FIXES.get(field)
+    return ConfigurationError(
+        f"{kind} at {where}: field `{field}`: {reason}" + (f"; {fix}" if fix else "")
+    )
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ClientDefinition(_Model):
+    """How to ask a token endpoint for a token (``<base>/credentials/<name>/client``)."""
+
+    token_url: str
+    client_id: str = Field(min_length=1)
+    client_secrets: tuple[SecretStr, ...] = Field(min_length=1)
+    grant: GrantType = "client_credentials"
+    scope: str | None = None
+    audience: str | None = None
+    auth_method: AuthMethod = "client_secret_basic"
+    default_lifetime_seconds: int = Field(default=DEFAULT_LIFETIME_SECONDS, gt=0)
+    refresh_at_fraction: float | None = Field(default=None, gt=0, lt=1)
+    refresh_jitter_fraction: float | None = Field(default=None, ge=0, le=0.5)
+    keep_alive_seconds: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many_secrets(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "client_secret" in data:
+            data = dict(data)
+            single = data.pop("client_secret")
+            if "client_secrets" in data:
+                raise ValueError("set either `client_secret` or `client_secrets`, not both")
+            data["client_secrets"] = [single]
+        return data
+
+    @model_validator(mode="after")
+    def _url_is_http(self) -> ClientDefinition:
+        if not self.token_url.startswith(("https://", "http://")):
+            raise ValueError("`token_url` must start with https:// (or http:// on loopback)")
+        return self
+
+    @classmethod
+    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> ClientDefinition:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise _validation_error("client definition", path, exc) from None
+
+    def to_vault(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.model_dump(exclude={"client_secrets"}, exclude_none=True)
+        out["client_secrets"] = [secret.get_secret_value() for secret in self.client_secrets]
+        return out
+
+
+class StoredToken(_Model):
+    """A token as Switchboard stores it (``<base>/credentials/<name>/token``)."""
+
+    access_token: SecretStr
+    token_type: str = "Bearer"
+    expires_at: datetime
+    obtained_at: datetime
+    refresh_after: datetime
+    scope: str | None = None
+    refresh_token: SecretStr | None = None
+    seed_version: int | None = None
+
+    @classmethod
+    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> StoredToken:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise _validation_error("stored token", path, exc) from None
+
+    def to_vault(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "access_token": self.access_token.get_secret_value(),
+            "token_type": self.token_type,
+            "expires_at": format_time(self.expires_at),
+            "obtained_at": format_time(self.obtained_at),
+            "refresh_after": format_time(self.refresh_after),
+        }
+        if self.scope is not None:
+            out["scope"] = self.scope
+        if self.refresh_token is not None:
+            out["refresh_token"] = self.refresh_token.get_secret_value()
+        if self.seed_version is not None:
+            out["seed_version"] = self.seed_version
+        return out
+
+    def same_access_token(self, other: StoredToken | None) -> bool:
+        return other is not None and (
+            other.access_token.get_secret_value() == self.access_token.get_secret_value()
+        )
+
+
+class CredentialHealth(_Model):
+    """What operators and alerts read (``<base>/credentials/<name>/health``); holds no secret."""
+
+    state: HealthState
+    error_class: str | None = None
+    message: str | None = None
+    consecutive_failures: int = 0
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    expires_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+    @classmethod
+    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> CredentialHealth:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise _validation_error("health record", path, exc) from None
+
+    def to_vault(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.model_dump(exclude_none=True)
+        for key, value in out.items():
+            if isinstance(value, datetime):
+                out[key] = format_time(value)
+        return out
+
+
+class OAuth1Keys(_Model):
+    """OAuth 1.0a API keys (``<base>/oauth1/<name>``)."""
+
+    consumer_key: SecretStr
+    consumer_secret: SecretStr
+    token: SecretStr
+    token_secret: SecretStr
+
+    @classmethod
+    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> OAuth1Keys:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise _validation_error("OAuth 1 keys", path, exc) from None
+
+    def to_vault(self) -> dict[str, str]:
+        return {key: value.get_secret_value() for key, value in self}
+
+
+class RefreshOutcome(_Model):
+    """What one ``refresh_credential`` call did: names, states and error classes only."""
+
+    name: str
+    status: RefreshStatus
+    state: HealthState | None = None
+    expires_at: datetime | None = None
+    error_class: str | None = None
+    message: str | None = None
+    attempts: int = 0
+    recovered: bool = False
+    replayed_journal: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"

@@ -1,0 +1,23 @@
+"""OAuth 2 token endpoint client: grants, expiry, error taxonomy, client secret rotation."""
+
+from switchboard.oauth2._endpoint import (
+    DEFAULT_TIMEOUT_SECONDS,
+    TokenEndpoint,
+    TokenResponse,
+    expires_in_seconds,
+)
+from switchboard.oauth2._errors import (
+    MAX_RETRY_AFTER_SECONDS,
+    classify_oauth_error,
+    parse_retry_after,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "MAX_RETRY_AFTER_SECONDS",
+    "TokenEndpoint",
+    "TokenResponse",
+    "classify_oauth_error",
+    "expires_in_seconds",
+    "parse_retry_after",
+]
