@@ -175,6 +175,7 @@ class CredentialHealth(_Model):
     last_success_at: datetime | None = None
     expires_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    seed_version: int | None = None  # the seed version in use at the last attempt
 
     @classmethod
     def from_vault(cls, data: Mapping[str, Any], *, path: str) -> CredentialHealth:

@@ -1,0 +1,173 @@
+"""Access tokens for code that calls APIs: read from Vault once, cached until shortly before expiry.
+
+``get_access_token(name)`` reads ``<base>/credentials/<name>/token`` at most once per token
+lifetime per process. After an HTTP 401 call ``invalidate_access_token(name, token)``: the
+next get reads Vault again. When Vault still holds the rejected (or an almost expired) token
+and the cache was given a ``refresh`` callable, it asks for a refresh once and re-reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import SecretStr
+
+from switchboard._exceptions import VaultNotFound
+from switchboard._models import utcnow
+from switchboard.vault import CredentialStore
+
+__all__ = [
+    "DEFAULT_MARGIN_SECONDS",
+    "AccessTokenCache",
+    "aget_access_token",
+    "default_cache",
+    "get_access_token",
+    "invalidate_access_token",
+    "set_default_cache",
+]
+
+DEFAULT_MARGIN_SECONDS = 60.0
+"""A cached token is used until this many seconds before it expires."""
+
+STALE_RETRY_SECONDS = 5.0
+"""When Vault only has a stale token, keep it this long before reading again."""
+
+RefreshHook = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    token: SecretStr
+    expires_at: datetime
+    fresh_until: float  # time.monotonic()
+
+
+class AccessTokenCache:
+    """A process-wide, thread-safe cache of access tokens keyed by credential name."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        *,
+        margin_seconds: float = DEFAULT_MARGIN_SECONDS,
+        refresh: RefreshHook | None = None,
+    ) -> None:
+        self.store = store
+        self.margin_seconds = margin_seconds
+        self.refresh = refresh
+        self.vault_reads = 0
+        self._entries: dict[str, _Entry] = {}
+        self._rejected: dict[str, str] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _cached(self, name: str) -> SecretStr | None:
+        entry = self._entries.get(name)
+        if entry is not None and time.monotonic() < entry.fresh_until:
+            return entry.token
+        return None
+
+    def _lock(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
+
+    def get(self, name: str) -> SecretStr:
+        """The access token for ``name``; reads Vault only when the cached one is due."""
+        cached = self._cached(name)
+        if cached is not None:
+            return cached
+        with self._lock(name):
+            cached = self._cached(name)
+            if cached is not None:
+                return cached
+            entry = self._read(name)
+            if self.refresh is not None and self._unusable(name, entry):
+                self.refresh(name)
+                entry = self._read(name)
+            if self._unusable(name, entry):  # still stale: don't hammer Vault for it
+                entry = _Entry(
+                    entry.token, entry.expires_at, time.monotonic() + STALE_RETRY_SECONDS
+                )
+            self._entries[name] = entry
+            self._rejected.pop(name, None)
+            return entry.token
+
+    async def aget(self, name: str) -> SecretStr:
+        """``get`` for async code: a cache hit stays on the loop, a Vault read runs in a thread."""
+        cached = self._cached(name)
+        if cached is not None:
+            return cached
+        return await asyncio.to_thread(self.get, name)
+
+    def invalidate(self, name: str, token: SecretStr) -> None:
+        """Forget ``token`` after an upstream rejected it; a newer cached token is kept."""
+        with self._lock(name):
+            value = token.get_secret_value()
+            self._rejected[name] = value
+            entry = self._entries.get(name)
+            if entry is not None and entry.token.get_secret_value() == value:
+                del self._entries[name]
+
+    def _read(self, name: str) -> _Entry:
+        self.vault_reads += 1
+        stored = self.store.read_token(name).token
+        if stored is None:
+            raise VaultNotFound(
+                f"no token stored for credential {name!r} yet: run the acquire_token flow "
+                f"(or `switchboard refresh {name}`)",
+                path=self.store.where(name, "token"),
+            )
+        lifetime_left = (stored.expires_at - utcnow()).total_seconds() - self.margin_seconds
+        return _Entry(stored.access_token, stored.expires_at, time.monotonic() + lifetime_left)
+
+    def _unusable(self, name: str, entry: _Entry) -> bool:
+        rejected = self._rejected.get(name)
+        stale = entry.fresh_until <= time.monotonic()
+        return stale or (rejected is not None and entry.token.get_secret_value() == rejected)
+
+
+_default: AccessTokenCache | None = None
+_default_guard = threading.Lock()
+
+
+def default_cache() -> AccessTokenCache:
+    """The process-wide cache, built on first use from the environment's settings.
+
+    Its ``refresh`` runs a forced single-flight refresh, so a token an upstream rejected is
+    replaced even when the scheduled refresh has not come round yet.
+    """
+    global _default
+    with _default_guard:
+        if _default is None:
+            from switchboard._settings import TokenSettings, VaultSettings, load
+            from switchboard.refresh import Refresher as CoreRefresher
+
+            store = CredentialStore.from_settings(load(VaultSettings))
+            core = CoreRefresher(store, load(TokenSettings))
+            _default = AccessTokenCache(store, refresh=lambda name: core.refresh(name, force=True))
+        return _default
+
+
+def set_default_cache(cache: AccessTokenCache | None) -> None:
+    """Use ``cache`` for the module-level helpers (``None``: rebuild from settings on next use)."""
+    global _default
+    with _default_guard:
+        _default = cache
+
+
+def get_access_token(name: str) -> SecretStr:
+    return default_cache().get(name)
+
+
+async def aget_access_token(name: str) -> SecretStr:
+    cache = _default if _default is not None else await asyncio.to_thread(default_cache)
+    return await cache.aget(name)
+
+
+def invalidate_access_token(name: str, token: SecretStr) -> None:
+    default_cache().invalidate(name, token)

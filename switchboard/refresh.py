@@ -1,0 +1,446 @@
+"""Refresh one credential safely (the algorithm in ``docs/architecture.md``).
+
+1. Replay a journaled pair left by a crashed run on this host.
+2. Read the client definition, token (+ version), seed and health; stop if not due.
+3. Take the single-flight lock; re-read the token inside it: another run's token is adopted.
+4. Call the token endpoint; transient errors retried with jittered backoff, Retry-After honoured.
+5. Journal the pair (0600, fsync), write it with check-and-set (retried while Vault is away),
+   then clear the journal. 6. Record health. The lock is released on the way out.
+
+Permanent errors are not retried; a refresh token is never dropped on a transient error; an
+``invalid_grant`` is only believed after re-reading Vault (another worker may have won).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from switchboard._exceptions import (
+    CASConflict,
+    ClientRejected,
+    ConfigurationError,
+    CredentialRevoked,
+    LockBusy,
+    SwitchboardError,
+    TransientTokenError,
+    VaultError,
+    VaultUnavailable,
+)
+from switchboard._models import (
+    ClientDefinition,
+    CredentialHealth,
+    HealthState,
+    RefreshOutcome,
+    StoredToken,
+    utcnow,
+)
+from switchboard._settings import TokenSettings
+from switchboard.journal import Journal
+from switchboard.oauth2 import TokenEndpoint, TokenResponse
+from switchboard.vault import CredentialLock, CredentialStore, VersionedToken
+
+__all__ = [
+    "MAX_INLINE_WAIT_SECONDS",
+    "Refresher",
+    "Snapshot",
+    "backoff_seconds",
+    "due_reason",
+    "refresh_after",
+]
+
+logger = logging.getLogger("switchboard.refresh")
+
+MAX_INLINE_WAIT_SECONDS = 30.0
+"""A Retry-After longer than this ends the attempt; the next run waits it out instead."""
+
+_BACKOFF_BASE_SECONDS = 0.5
+_BACKOFF_CAP_SECONDS = 10.0
+_RUN_BACKOFF = {  # between runs, after consecutive failures: (first wait, cap) in seconds
+    "transient": (30.0, 900.0),
+    "misconfigured": (300.0, 86_400.0),
+}
+_VAULT_RETRY_CAP_SECONDS = 5.0
+
+
+def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
+    """Full-jitter exponential backoff for ``attempt`` (1-based), never less than Retry-After."""
+    ceiling = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    wait = random.uniform(ceiling / 2, ceiling)
+    return max(wait, retry_after or 0.0)
+
+
+def refresh_after(
+    obtained_at: datetime,
+    expires_at: datetime,
+    *,
+    fraction: float,
+    jitter: float,
+    rng: random.Random | None = None,
+) -> datetime:
+    """When a token becomes due: ``fraction`` of its lifetime plus a random share of ``jitter``."""
+    lifetime = (expires_at - obtained_at).total_seconds()
+    share = min(fraction + (rng or random).uniform(0, jitter), 0.95)
+    return obtained_at + timedelta(seconds=lifetime * share)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything about a credential one due check needs, read from Vault."""
+
+    definition: ClientDefinition
+    current: VersionedToken
+    seed: tuple[SecretStr, int] | None
+    health: CredentialHealth | None
+
+    @property
+    def seed_is_new(self) -> bool:
+        if self.seed is None:
+            return False
+        token, health = self.current.token, self.health
+        used = token.seed_version if token is not None and token.seed_version else 0
+        if health is not None and health.state == "revoked" and health.seed_version:
+            used = max(used, health.seed_version)  # that seed was tried and is dead
+        return self.seed[1] > used
+
+    def __repr__(self) -> str:
+        return f"Snapshot(version={self.current.version}, seed_is_new={self.seed_is_new})"
+
+
+def due_reason(
+    snapshot: Snapshot, settings: TokenSettings, *, now: datetime, force: bool = False
+) -> str | None:
+    """Why the credential should be refreshed now, or ``None`` when it should be left alone."""
+    if force:
+        return "forced"
+    if snapshot.seed_is_new and snapshot.definition.grant == "refresh_token":
+        return "new seed"
+    health = snapshot.health
+    revoked = health is not None and health.state == "revoked"
+    if revoked and snapshot.definition.grant == "refresh_token":
+        return None  # spending a dead refresh token again helps nobody: wait for a new seed
+    if health is not None and health.next_attempt_at is not None and now < health.next_attempt_at:
+        return None  # backing off after failures
+    token = snapshot.current.token
+    if token is None:
+        return "no token yet"
+    if now >= token.refresh_after:
+        return "due"
+    keep_alive = snapshot.definition.keep_alive_seconds or settings.keep_alive_seconds
+    idle = (now - token.obtained_at).total_seconds()
+    if token.refresh_token is not None and idle >= keep_alive:
+        return "keep-alive"
+    return None
+
+
+class _Adopted(Exception):
+    """Another run refreshed the credential while we were deciding to."""
+
+
+class Refresher:
+    """Refreshes credentials of one store; safe to share between threads."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        settings: TokenSettings,
+        *,
+        endpoint: TokenEndpoint | None = None,
+        journal: Journal | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.endpoint = endpoint or TokenEndpoint(timeout=settings.http_timeout)
+        self.journal = journal or Journal(
+            Path(settings.journal_dir),
+            scope=f"{store.session.settings.addr}|{store.kv.mount}|{store.base_path}",
+        )
+        self.sleep = sleep
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def discover(self, names: Iterable[str] | None = None) -> list[str]:
+        """The given names (checked to exist), or every credential under the base path."""
+        known = self.store.list_credentials()
+        if names is None:
+            return known
+        wanted = list(dict.fromkeys(names))
+        missing = sorted(set(wanted) - set(known))
+        if missing:
+            raise ConfigurationError(
+                f"no client definition for {', '.join(missing)} under "
+                f"{self.store.kv.mount}/{self.store.base_path}/credentials/: add it first"
+            )
+        return wanted
+
+    def snapshot(self, name: str) -> Snapshot:
+        definition = self.store.read_client(name)
+        seed = self.store.read_seed(name) if definition.grant == "refresh_token" else None
+        return Snapshot(
+            definition=definition,
+            current=self.store.read_token(name),
+            seed=seed,
+            health=self.store.read_health(name),
+        )
+
+    def due(
+        self, names: Iterable[str], *, force: bool = False, now: datetime | None = None
+    ) -> list[str]:
+        """Those of ``names`` due now; an unreadable one counts as due (its refresh says why)."""
+        moment = now or utcnow()
+        selected = []
+        for name in names:
+            try:
+                reason = due_reason(self.snapshot(name), self.settings, now=moment, force=force)
+            except SwitchboardError:
+                reason = "unreadable"
+            if reason is not None:
+                selected.append(name)
+        return selected
+
+    # -- one credential --------------------------------------------------------------------
+
+    def refresh(self, name: str, *, force: bool = False) -> RefreshOutcome:
+        """Refresh ``name`` if due (or ``force``); never raises for the credential's own errors."""
+        replayed = False
+        snapshot: Snapshot | None = None
+        try:
+            replayed = self._replay_journal(name)
+            snapshot = self.snapshot(name)
+            reason = due_reason(snapshot, self.settings, now=utcnow(), force=force)
+            if reason is None:
+                return self._outcome(name, "skipped", snapshot, replayed=replayed)
+            logger.info("refreshing %s (%s)", name, reason)
+            with CredentialLock(self.store, name, lease_seconds=self.settings.lock_lease_seconds):
+                inside = self.store.read_token(name)
+                if inside.version != snapshot.current.version:
+                    raise _Adopted
+                token, attempts = self._refresh_locked(name, snapshot, inside)
+        except _Adopted:
+            return self._outcome(name, "adopted", self.snapshot(name), replayed=replayed)
+        except LockBusy as exc:
+            logger.info("%s", exc)
+            return self._outcome(name, "busy", snapshot, replayed=replayed)
+        except SwitchboardError as exc:
+            return self._failed(name, snapshot, exc, replayed=replayed)
+        previous = snapshot.health
+        health = CredentialHealth(
+            state="healthy",
+            consecutive_failures=0,
+            last_attempt_at=token.obtained_at,
+            last_success_at=token.obtained_at,
+            expires_at=token.expires_at,
+        )
+        self._write_health(name, health)
+        return RefreshOutcome(
+            name=name,
+            status="refreshed",
+            state="healthy",
+            expires_at=token.expires_at,
+            attempts=attempts,
+            recovered=previous is not None and previous.state != "healthy",
+            replayed_journal=replayed,
+        )
+
+    def _refresh_locked(
+        self, name: str, snapshot: Snapshot, inside: VersionedToken
+    ) -> tuple[StoredToken, int]:
+        definition = snapshot.definition
+        spend, seed_version = self._refresh_token_to_spend(name, snapshot, inside)
+        response, attempts = self._call_endpoint(name, definition, spend, inside)
+        token = self._stored(response, definition, seed_version)
+        self.journal.record(name, token, base_version=inside.version)
+        self._persist(name, token, cas=inside.version)
+        self.journal.clear(name)
+        logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
+        return token, attempts
+
+    def _refresh_token_to_spend(
+        self, name: str, snapshot: Snapshot, inside: VersionedToken
+    ) -> tuple[SecretStr | None, int | None]:
+        if snapshot.definition.grant == "client_credentials":
+            return None, None
+        stored = inside.token
+        if snapshot.seed is not None and snapshot.seed_is_new:
+            return snapshot.seed
+        if stored is not None and stored.refresh_token is not None:
+            return stored.refresh_token, stored.seed_version
+        raise ConfigurationError(
+            f"{name}: no refresh token to use: write one with "
+            f"`switchboard credentials seed {name}` (Vault path {self.store.where(name, 'seed')})"
+        )
+
+    def _call_endpoint(
+        self,
+        name: str,
+        definition: ClientDefinition,
+        refresh_token: SecretStr | None,
+        inside: VersionedToken,
+    ) -> tuple[TokenResponse, int]:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self.endpoint.request_token(
+                    definition, refresh_token=refresh_token
+                ), attempts
+            except TransientTokenError as exc:
+                wait = backoff_seconds(attempts, retry_after=exc.retry_after)
+                if attempts >= self.settings.max_attempts or wait > MAX_INLINE_WAIT_SECONDS:
+                    raise
+                logger.warning(
+                    "%s: attempt %d failed (%s); retrying in %.1f s", name, attempts, exc, wait
+                )
+                self.sleep(wait)
+            except CredentialRevoked:
+                if self.store.read_token(name).version != inside.version:
+                    raise _Adopted from None  # someone else spent it and stored the new pair
+                raise
+
+    def _stored(
+        self, response: TokenResponse, definition: ClientDefinition, seed_version: int | None
+    ) -> StoredToken:
+        settings = self.settings
+        return StoredToken(
+            access_token=response.access_token,
+            token_type=response.token_type,
+            expires_at=response.expires_at,
+            obtained_at=response.obtained_at,
+            refresh_after=refresh_after(
+                response.obtained_at,
+                response.expires_at,
+                fraction=definition.refresh_at_fraction or settings.refresh_at_fraction,
+                jitter=(
+                    definition.refresh_jitter_fraction
+                    if definition.refresh_jitter_fraction is not None
+                    else settings.refresh_jitter_fraction
+                ),
+            ),
+            scope=response.scope,
+            refresh_token=response.refresh_token,
+            seed_version=seed_version,
+        )
+
+    def _persist(self, name: str, token: StoredToken, *, cas: int) -> int:
+        """Write with CAS, retrying while Vault is unavailable (the journal holds the pair)."""
+        deadline = time.monotonic() + self.settings.vault_retry_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.store.write_token(name, token, cas=cas)
+            except VaultUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                wait = min(_VAULT_RETRY_CAP_SECONDS, backoff_seconds(attempt))
+                logger.warning("%s: Vault unavailable; token kept in the journal, retrying", name)
+                self.sleep(wait)
+            except CASConflict:
+                now_stored = self.store.read_token(name)
+                if token.same_access_token(now_stored.token):
+                    return now_stored.version  # our earlier write landed; its answer was lost
+                raise CASConflict(
+                    f"{name}: the token changed while we held the lock (lease lost?); "
+                    "the new pair stays in the journal and is replayed by the next run",
+                    path=self.store.where(name, "token"),
+                ) from None
+
+    def _replay_journal(self, name: str) -> bool:
+        """Persist a pair a crashed run left in the journal; ``True`` if one was written."""
+        entry = self.journal.pending(name)
+        if entry is None:
+            return False
+        current = self.store.read_token(name)
+        stored = current.token
+        if entry.token.same_access_token(stored):
+            self.journal.clear(name)
+            return False
+        newer = stored is None or entry.token.obtained_at > stored.obtained_at
+        if current.version == entry.base_version or newer:
+            self._persist(name, entry.token, cas=current.version)
+            self.journal.clear(name)
+            logger.warning("%s: replayed a token pair from the write-ahead journal", name)
+            return True
+        self.journal.clear(name)  # Vault already holds a newer pair
+        return False
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _outcome(
+        self, name: str, status: str, snapshot: Snapshot | None, *, replayed: bool
+    ) -> RefreshOutcome:
+        token = snapshot.current.token if snapshot else None
+        health = snapshot.health if snapshot else None
+        return RefreshOutcome.model_validate(
+            {
+                "name": name,
+                "status": status,
+                "state": health.state if health else ("healthy" if token else None),
+                "expires_at": token.expires_at if token else None,
+                "error_class": health.error_class if health else None,
+                "replayed_journal": replayed,
+            }
+        )
+
+    def _failed(
+        self, name: str, snapshot: Snapshot | None, exc: SwitchboardError, *, replayed: bool
+    ) -> RefreshOutcome:
+        now = utcnow()
+        previous = snapshot.health if snapshot else None
+        token = snapshot.current.token if snapshot else None
+        state = _failure_state(exc, token, now)
+        failures = (previous.consecutive_failures if previous else 0) + 1
+        health = CredentialHealth(
+            state=state,
+            error_class=type(exc).__name__,
+            message=str(exc),
+            consecutive_failures=failures,
+            last_attempt_at=now,
+            last_success_at=previous.last_success_at if previous else None,
+            expires_at=token.expires_at if token else None,
+            next_attempt_at=now + timedelta(seconds=_run_backoff(state, failures, exc)),
+            seed_version=snapshot.seed[1] if snapshot and snapshot.seed else None,
+        )
+        logger.error("%s: refresh failed: %s", name, exc)
+        if not isinstance(exc, VaultUnavailable):
+            self._write_health(name, health)
+        return RefreshOutcome(
+            name=name,
+            status="failed",
+            state=state,
+            expires_at=health.expires_at,
+            error_class=health.error_class,
+            message=health.message,
+            replayed_journal=replayed,
+        )
+
+    def _write_health(self, name: str, health: CredentialHealth) -> None:
+        try:
+            self.store.write_health(name, health)
+        except VaultError as exc:
+            logger.warning("%s: could not record health: %s", name, exc)
+
+
+def _failure_state(exc: SwitchboardError, token: StoredToken | None, now: datetime) -> HealthState:
+    if isinstance(exc, CredentialRevoked):
+        return "revoked"
+    if isinstance(exc, ClientRejected | ConfigurationError):
+        return "misconfigured"
+    if token is not None and token.expires_at > now:
+        return "expiring"  # the stored token still works; its successor is late
+    return "failing"
+
+
+def _run_backoff(state: HealthState, failures: int, exc: SwitchboardError) -> float:
+    first, cap = _RUN_BACKOFF["misconfigured" if state == "misconfigured" else "transient"]
+    wait = min(cap, first * 2.0 ** (failures - 1))
+    retry_after: float | None = getattr(exc, "retry_after", None)
+    return max(wait, retry_after or 0.0)

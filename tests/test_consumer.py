@@ -1,0 +1,104 @@
+"""The consumer cache: one Vault read per token lifetime, re-read after a 401."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from sandbox.servers import ManagedProcess
+from switchboard._exceptions import VaultNotFound
+from switchboard._settings import TokenSettings
+from switchboard.consumer import AccessTokenCache
+from switchboard.refresh import Refresher
+from switchboard.vault import CredentialStore
+
+NewCredential = Callable[..., tuple[str, dict[str, str]]]
+
+
+@pytest.fixture
+def refresher(credential_store: CredentialStore, tmp_path: Path) -> Refresher:
+    return Refresher(credential_store, TokenSettings(journal_dir=tmp_path))
+
+
+def ping(sandbox: ManagedProcess, token: SecretStr) -> int:
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
+
+
+def test_one_vault_read_per_lifetime(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, _ = new_credential()
+    refresher.refresh(name)
+    cache = AccessTokenCache(refresher.store)
+    tokens = {cache.get(name).get_secret_value() for _ in range(200)}
+    assert len(tokens) == 1 and cache.vault_reads == 1
+    assert ping(sandbox, cache.get(name)) == 200
+    assert "sbx-" not in repr(cache.get(name))
+
+
+async def test_async_gets_share_one_read(
+    refresher: Refresher, new_credential: NewCredential
+) -> None:
+    name, _ = new_credential()
+    refresher.refresh(name)
+    cache = AccessTokenCache(refresher.store)
+    tokens = await asyncio.gather(*(cache.aget(name) for _ in range(50)))
+    assert len({t.get_secret_value() for t in tokens}) == 1
+    assert cache.vault_reads == 1
+
+
+def test_invalidate_rereads_and_refreshes_a_rejected_token(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, client = new_credential()
+    refresher.refresh(name)
+    refreshed: list[str] = []
+
+    def refresh(credential: str) -> None:
+        refreshed.append(credential)
+        refresher.refresh(credential, force=True)
+
+    cache = AccessTokenCache(refresher.store, refresh=refresh)
+    old = cache.get(name)
+    httpx2.post(f"{sandbox.url}/_control/expire-tokens", json={"client_id": client["client_id"]})
+    assert ping(sandbox, old) == 401
+    cache.invalidate(name, old)
+    new = cache.get(name)
+    assert new.get_secret_value() != old.get_secret_value()
+    assert ping(sandbox, new) == 200
+    assert refreshed == [name] and cache.vault_reads == 3  # first read, stale re-read, fresh read
+
+
+def test_invalidate_keeps_a_newer_token(
+    refresher: Refresher, new_credential: NewCredential
+) -> None:
+    name, _ = new_credential()
+    refresher.refresh(name)
+    cache = AccessTokenCache(refresher.store)
+    current = cache.get(name)
+    cache.invalidate(name, SecretStr("sbx-some-older-token"))
+    assert cache.get(name) == current and cache.vault_reads == 1
+
+
+def test_a_token_near_expiry_is_not_cached(
+    refresher: Refresher, new_credential: NewCredential
+) -> None:
+    name, _ = new_credential(access_token_lifetime=30)
+    refresher.refresh(name)
+    cache = AccessTokenCache(refresher.store, margin_seconds=60)
+    cache.get(name)
+    cache.get(name)  # within the stale-retry window: still one read
+    assert cache.vault_reads == 1
+
+
+def test_missing_token_says_what_to_run(
+    credential_store: CredentialStore, unique_name: str
+) -> None:
+    with pytest.raises(VaultNotFound, match="acquire_token"):
+        AccessTokenCache(credential_store).get(unique_name)

@@ -1,0 +1,237 @@
+"""The refresh algorithm on real OpenBao and the sandbox OAuth 2 server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from sandbox.servers import ManagedProcess
+from switchboard._models import StoredToken, utcnow
+from switchboard._settings import TokenSettings
+from switchboard.refresh import Refresher, backoff_seconds, refresh_after
+from switchboard.vault import CredentialStore
+
+NewCredential = Callable[..., tuple[str, dict[str, str]]]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> TokenSettings:
+    return TokenSettings(journal_dir=tmp_path / "journal", lock_lease_seconds=5)
+
+
+@pytest.fixture
+def refresher(credential_store: CredentialStore, settings: TokenSettings) -> Refresher:
+    return Refresher(credential_store, settings)
+
+
+def ping(sandbox: ManagedProcess, token: SecretStr) -> int:
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
+
+
+def stored(store: CredentialStore, name: str) -> StoredToken:
+    token = store.read_token(name).token
+    assert token is not None
+    return token
+
+
+def counters(sandbox: ManagedProcess) -> dict[str, object]:
+    return httpx2.get(f"{sandbox.url}/_control/counters").json()
+
+
+def fault(sandbox: ManagedProcess, client_id: str, count: int = 1, **spec: object) -> None:
+    body = {"endpoint": "token", "client_id": client_id, "count": count, **spec}
+    httpx2.post(f"{sandbox.url}/_control/faults", json=body).raise_for_status()
+
+
+def test_client_credentials_acquire_then_skip(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, _ = new_credential()
+    first = refresher.refresh(name)
+    assert (first.status, first.state) == ("refreshed", "healthy")
+    token = stored(refresher.store, name)
+    assert ping(sandbox, token.access_token) == 200
+    assert token.obtained_at < token.refresh_after < token.expires_at
+    assert refresher.refresh(name).status == "skipped"
+    health = refresher.store.read_health(name)
+    assert health is not None and health.state == "healthy" and health.consecutive_failures == 0
+    assert "sbx-" not in repr(first) + first.model_dump_json()
+
+
+def test_refresh_token_grant_seeds_then_rotates(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, client = new_credential("refresh_token")
+    assert refresher.refresh(name).status == "refreshed"
+    first = stored(refresher.store, name)
+    assert first.seed_version == 1 and first.refresh_token is not None
+    assert first.refresh_token.get_secret_value() != client["refresh_token"]
+    assert refresher.refresh(name, force=True).status == "refreshed"
+    second = stored(refresher.store, name)
+    assert second.refresh_token is not None
+    assert second.refresh_token.get_secret_value() != first.refresh_token.get_secret_value()
+    assert second.seed_version == 1  # the seed is used once
+    assert ping(sandbox, second.access_token) == 200
+
+
+def test_due_after_refresh_after(refresher: Refresher, new_credential: NewCredential) -> None:
+    name, _ = new_credential()
+    refresher.refresh(name)
+    token = stored(refresher.store, name)
+    assert refresher.due([name], now=token.refresh_after - timedelta(seconds=1)) == []
+    assert refresher.due([name], now=token.refresh_after) == [name]
+
+
+def test_keep_alive_makes_idle_refresh_tokens_due(
+    refresher: Refresher, new_credential: NewCredential, settings: TokenSettings
+) -> None:
+    name, _ = new_credential("refresh_token", access_token_lifetime=10 * 86_400)
+    refresher.refresh(name)
+    token = stored(refresher.store, name)
+    idle = token.obtained_at + timedelta(seconds=settings.keep_alive_seconds)
+    assert idle < token.refresh_after
+    assert refresher.due([name], now=idle - timedelta(seconds=1)) == []
+    assert refresher.due([name], now=idle) == [name]
+
+
+def test_discovery_lists_many(refresher: Refresher, new_credential: NewCredential) -> None:
+    names = [new_credential()[0] for _ in range(12)]
+    assert set(names) <= set(refresher.discover())
+    assert refresher.discover(names[:3]) == names[:3]
+    assert refresher.due(names) == names
+    with pytest.raises(Exception, match="no client definition for nope"):
+        refresher.discover(["nope"])
+
+
+def test_jitter_spreads_refresh_after() -> None:
+    start = utcnow()
+    end = start + timedelta(hours=1)
+    moments = {refresh_after(start, end, fraction=2 / 3, jitter=0.15) for _ in range(50)}
+    assert len(moments) > 10
+    assert all(start + timedelta(minutes=40) <= m <= start + timedelta(minutes=49) for m in moments)
+
+
+def test_backoff_honours_retry_after() -> None:
+    assert all(0.25 <= backoff_seconds(1) <= 0.5 for _ in range(20))
+    assert backoff_seconds(1, retry_after=2.0) == 2.0
+    assert backoff_seconds(30) <= 10.0
+
+
+def test_transient_errors_are_retried_and_counted(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, client = new_credential()
+    fault(sandbox, client["client_id"], count=2, status=503)
+    outcome = refresher.refresh(name)
+    assert (outcome.status, outcome.attempts) == ("refreshed", 3)
+
+
+def test_429_retry_after_is_honoured(
+    credential_store: CredentialStore,
+    settings: TokenSettings,
+    new_credential: NewCredential,
+    sandbox: ManagedProcess,
+) -> None:
+    waits: list[float] = []
+    refresher = Refresher(credential_store, settings, sleep=waits.append)
+    name, client = new_credential()
+    fault(sandbox, client["client_id"], status=429, retry_after=7)
+    assert refresher.refresh(name).status == "refreshed"
+    assert waits == [7.0]
+
+
+def test_long_retry_after_ends_the_run_and_backs_off(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, client = new_credential()
+    fault(sandbox, client["client_id"], status=429, retry_after=600)
+    outcome = refresher.refresh(name)
+    assert (outcome.status, outcome.error_class, outcome.state) == (
+        "failed",
+        "TransientTokenError",
+        "failing",
+    )
+    health = refresher.store.read_health(name)
+    assert health is not None and health.next_attempt_at is not None
+    assert health.next_attempt_at >= utcnow() + timedelta(seconds=590)
+    assert refresher.refresh(name).status == "skipped"  # no retry storm
+
+
+def test_transient_failure_keeps_the_refresh_token(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, client = new_credential("refresh_token")
+    refresher.refresh(name)
+    before = stored(refresher.store, name)
+    fault(sandbox, client["client_id"], count=10, status=502)
+    outcome = refresher.refresh(name, force=True)
+    assert (outcome.status, outcome.state) == ("failed", "expiring")
+    assert outcome.attempts == 0 and outcome.error_class == "TransientTokenError"
+    after = stored(refresher.store, name)
+    assert after == before  # nothing deleted on a blip
+    health = refresher.store.read_health(name)
+    assert health is not None and health.consecutive_failures == 1
+
+
+def test_invalid_grant_marks_revoked_until_reseeded(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, client = new_credential("refresh_token")
+    fault(sandbox, client["client_id"], status=400, error="invalid_grant")
+    outcome = refresher.refresh(name)
+    assert (outcome.status, outcome.state, outcome.error_class) == (
+        "failed",
+        "revoked",
+        "CredentialRevoked",
+    )
+    assert refresher.refresh(name).status == "skipped"  # no retry on a permanent error
+    assert counters(sandbox)["token"]  # the sandbox saw exactly the one failing call
+    # the operator re-seeds: the new seed version is used once
+    fresh = httpx2.post(
+        f"{sandbox.url}/_control/clients",
+        json={"client_id": f"{name}-b", "grant_types": ["refresh_token"]},
+    ).json()
+    definition = refresher.store.read_client(name).model_copy(
+        update={
+            "client_id": fresh["client_id"],
+            "client_secrets": (SecretStr(fresh["client_secret"]),),
+        }
+    )
+    refresher.store.put_client(name, definition)
+    refresher.store.put_seed(name, SecretStr(fresh["refresh_token"]))
+    recovered = refresher.refresh(name)
+    assert (recovered.status, recovered.recovered) == ("refreshed", True)
+    assert stored(refresher.store, name).seed_version == 2
+
+
+def test_invalid_client_is_misconfigured(
+    refresher: Refresher, new_credential: NewCredential
+) -> None:
+    name, _ = new_credential()
+    definition = refresher.store.read_client(name).model_copy(
+        update={"client_secrets": (SecretStr("sbx-wrong"),)}
+    )
+    refresher.store.put_client(name, definition)
+    outcome = refresher.refresh(name)
+    assert (outcome.state, outcome.error_class) == ("misconfigured", "ClientRejected")
+    assert outcome.message is not None and "sbx-" not in outcome.message
+    assert refresher.refresh(name).status == "skipped"  # backs off
+
+
+def test_bad_definition_is_misconfigured(
+    refresher: Refresher, credential_store: CredentialStore, unique_name: str
+) -> None:
+    credential_store.kv.write(credential_store.path(unique_name, "client"), {"client_id": "x"})
+    outcome = refresher.refresh(unique_name)
+    assert (outcome.status, outcome.state, outcome.error_class) == (
+        "failed",
+        "misconfigured",
+        "ConfigurationError",
+    )
+    assert outcome.message is not None and "token_url" in outcome.message
