@@ -97,6 +97,12 @@ def parse_fault(payload: dict[str, Any]) -> tuple[str, Fault, int, str | None]:
 
 
 @dataclass
+class _Pending:
+    fault: Fault
+    remaining: int
+
+
+@dataclass
 class Faults:
     """FIFO queues of faults per endpoint, optionally scoped to one client or account.
 
@@ -104,27 +110,28 @@ class Faults:
     account (LivePerson endpoints), so concurrent tests do not steal each other's faults.
     """
 
-    _queues: dict[tuple[str, str | None], deque[list[Any]]] = field(default_factory=dict)
+    _queues: dict[tuple[str, str | None], deque[_Pending]] = field(default_factory=dict)
 
     def add(self, endpoint: str, fault: Fault, count: int, scope: str | None = None) -> None:
-        self._queues.setdefault((endpoint, scope), deque()).append([fault, count])
+        self._queues.setdefault((endpoint, scope), deque()).append(_Pending(fault, count))
 
     def take(self, endpoint: str, scope: str | None = None) -> Fault | None:
         """Consume one use of the oldest fault for this request, scoped queue first."""
         for key in ((endpoint, scope), (endpoint, None)) if scope else ((endpoint, None),):
             queue = self._queues.get(key)
             if queue:
-                entry = queue[0]
-                entry[1] -= 1
-                if entry[1] <= 0:
+                pending = queue[0]
+                pending.remaining -= 1
+                if pending.remaining <= 0:
                     queue.popleft()
-                fault: Fault = entry[0]
-                return fault
+                    if not queue:
+                        del self._queues[key]
+                return pending.fault
         return None
 
     async def apply(self, endpoint: str, scope: str | None = None) -> Response | None:
         """Sleep for an injected latency and return the injected error answer, if any."""
-        if not self._queues:
+        if not self._queues:  # the common case: nothing injected
             return None
         fault = self.take(endpoint, scope)
         if fault is None:
@@ -137,7 +144,7 @@ class Faults:
         """Remaining uses per endpoint (all scopes), for ``GET /_control/faults``."""
         totals: dict[str, int] = {}
         for (endpoint, _scope), queue in self._queues.items():
-            totals[endpoint] = totals.get(endpoint, 0) + sum(entry[1] for entry in queue)
+            totals[endpoint] = totals.get(endpoint, 0) + sum(p.remaining for p in queue)
         return totals
 
     def clear(self) -> None:
