@@ -120,6 +120,7 @@ class ControlAPI:
             _json_route("/_control/reset", self.reset),
             _json_route("/_control/clients", self.create_client),
             _json_route("/_control/clients/{client_id}/rotate-secret", self.rotate_secret),
+            _json_route("/_control/clients/{client_id}/seed", self.reseed),
             Route("/_control/faults", self.list_faults, methods=["GET"]),
             _json_route("/_control/faults", self.add_fault),
             Route("/_control/counters", self.get_counters, methods=["GET"]),
@@ -155,6 +156,14 @@ class ControlAPI:
         except KeyError:
             return bad_request(f"no client {client_id!r}; register it with /_control/clients", 404)
         return JSONResponse({"client_id": client_id, "client_secret": secret})
+
+    async def reseed(self, request: Request, payload: dict[str, Any]) -> Response:
+        client_id = request.path_params["client_id"]
+        try:
+            seed = self.tokens.reseed(client_id)
+        except KeyError:
+            return bad_request(f"no client {client_id!r}; register it with /_control/clients", 404)
+        return JSONResponse({"client_id": client_id, "refresh_token": seed})
 
     async def add_fault(self, request: Request, payload: dict[str, Any]) -> Response:
         endpoint, fault, count, scope = parse_fault(payload)

@@ -108,9 +108,22 @@ class TokenStore:
             self.clients[client.client_id] = client
             if "refresh_token" not in client.grant_types:
                 return None
-            seed = new_secret("rt")
-            self.refresh_tokens[seed] = RefreshToken(client.client_id, client.scope, Family())
-            return seed
+            return self._new_seed(client)
+
+    def reseed(self, client_id: str) -> str:
+        """A fresh seed refresh token (a new family) for a client, as after a revocation."""
+        with self.lock:
+            client = self.clients[client_id]
+            if "refresh_token" not in client.grant_types:
+                raise ValueError(
+                    f"client {client_id!r} was not registered for the refresh_token grant"
+                )
+            return self._new_seed(client)
+
+    def _new_seed(self, client: Client) -> str:
+        seed = new_secret("rt")
+        self.refresh_tokens[seed] = RefreshToken(client.client_id, client.scope, Family())
+        return seed
 
     def rotate_secret(self, client_id: str) -> str:
         """Give a client a new secret; the old one stops working at once."""

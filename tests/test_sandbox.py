@@ -184,6 +184,21 @@ def test_reuse_revokes_only_its_own_family(http: httpx2.Client) -> None:
     assert http.get("/api/ping", headers=bearer(standalone["access_token"])).status_code == 200
 
 
+def test_reseeding_starts_a_new_family_after_revocation(http: httpx2.Client) -> None:
+    client = register(http, grant_types=["refresh_token"])
+    first = refresh(http, client, client["refresh_token"]).json()
+    assert refresh(http, client, client["refresh_token"]).status_code == 400  # family revoked
+    reseeded = http.post(f"/_control/clients/{client['client_id']}/seed")
+    seed = reseeded.json()["refresh_token"]
+    assert seed.startswith("sbx-")
+    assert refresh(http, client, first["refresh_token"]).status_code == 400
+    assert refresh(http, client, seed).status_code == 200
+    only_cc = register(http)
+    refused = http.post(f"/_control/clients/{only_cc['client_id']}/seed")
+    assert refused.status_code == 400
+    assert http.post("/_control/clients/nobody/seed").status_code == 404
+
+
 def test_a_rotated_token_from_another_client_does_not_revoke(http: httpx2.Client) -> None:
     client = register(http, grant_types=["refresh_token"])
     stranger = register(http, grant_types=["refresh_token"])
