@@ -5,12 +5,19 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import httpx2
 import hvac
 import hvac.exceptions
 import pytest
+from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
 from switchboard import admin
+from switchboard._exceptions import VaultPermissionDenied
+from switchboard._models import ClientDefinition, OAuth1Keys
+from switchboard._settings import TokenSettings, VaultSettings
+from switchboard.refresh import Refresher
+from switchboard.vault import CredentialStore
 
 BASE = "switchboard/credentials"
 
@@ -71,7 +78,6 @@ def test_flows_identity_works_inside_its_policy(
         kv.create_or_update_secret(path=f"{BASE}/{name}/{leaf}", secret={"x": "1"}, cas=0)
         kv.create_or_update_secret(path=f"{BASE}/{name}/{leaf}", secret={"x": "2"}, cas=1)
         assert read(f"{BASE}/{name}/{leaf}") == {"x": "2"}
-    kv.delete_metadata_and_all_versions(path=f"{BASE}/{name}/lock")
     assert f"{name}/" in kv.list_secrets(path=BASE)["data"]["keys"]
 
 
@@ -183,3 +189,73 @@ def test_admin_command_is_idempotent_and_prints_no_secret(
         mount_point=mount,
     )
     assert "switchboard-flows" in login["auth"]["policies"]
+
+
+def _flows_store(openbao: ManagedProcess, identity: admin.AppRoleIdentity) -> CredentialStore:
+    settings = VaultSettings(
+        VAULT_ADDR=openbao.url,
+        token=None,  # the session's VAULT_TOKEN (root) must not be used
+        role_id=identity.role_id,
+        secret_id=identity.secret_id,
+        approle_mount=identity.mount,
+    )
+    assert settings.auth_method == "approle"
+    return CredentialStore.from_settings(settings)
+
+
+def test_a_refresh_runs_under_the_flows_approle(
+    openbao: ManagedProcess,
+    sandbox: ManagedProcess,
+    vault_root: hvac.Client,
+    flows_identity: admin.AppRoleIdentity,
+    unique_name: str,
+    tmp_path: Path,
+) -> None:
+    client = httpx2.post(
+        f"{sandbox.url}/_control/clients", json={"grant_types": ["client_credentials"]}
+    ).json()
+    vault_root.secrets.kv.v2.create_or_update_secret(
+        path=f"{BASE}/{unique_name}/client",
+        secret={
+            "token_url": f"{sandbox.url}/oauth/token",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+            "grant": "client_credentials",
+        },
+    )
+    store = _flows_store(openbao, flows_identity)
+    refresher = Refresher(store, TokenSettings(journal_dir=tmp_path / "journal"))
+
+    outcome = refresher.refresh(unique_name, force=True)
+
+    assert outcome.state == "healthy", outcome
+    assert unique_name in store.list_credentials()
+    token = store.read_token(unique_name).token
+    assert token is not None
+    assert token.access_token.get_secret_value().startswith("sbx-")
+
+
+def test_the_flows_store_names_the_path_it_may_not_write(
+    openbao: ManagedProcess, flows_identity: admin.AppRoleIdentity, operator_wrote: str
+) -> None:
+    store = _flows_store(openbao, flows_identity)
+    name = operator_wrote
+    definition = ClientDefinition(
+        token_url="http://127.0.0.1:1/oauth/token",
+        client_id="cid",
+        client_secrets=(SecretStr("changed"),),
+    )
+    with pytest.raises(VaultPermissionDenied) as denied:
+        store.put_client(name, definition)
+    assert f"secret/data/{BASE}/{name}/client" in str(denied.value)
+    assert "policy" in str(denied.value)
+
+    keys = OAuth1Keys(
+        consumer_key=SecretStr("k"),
+        consumer_secret=SecretStr("s"),
+        token=SecretStr("t"),
+        token_secret=SecretStr("ts"),
+    )
+    with pytest.raises(VaultPermissionDenied, match=f"switchboard/oauth1/{name}"):
+        store.put_oauth1(name, keys)
+    assert store.read_oauth1(name).token.get_secret_value() == "t"

@@ -25,21 +25,14 @@ path "secret/data/switchboard/credentials/+/health" {
   capabilities = ["create", "read", "update"]
 }
 
+# The lock is released by writing an expired lease (check-and-set), never deleted.
 path "secret/data/switchboard/credentials/+/lock" {
-  capabilities = ["create", "read", "update", "delete"]
+  capabilities = ["create", "read", "update"]
 }
 
-# Discovery: list the credential names (and read the versions of what it owns).
+# Discovery: list the credential names.
 path "secret/metadata/switchboard/credentials/" {
   capabilities = ["list"]
-}
-
-path "secret/metadata/switchboard/credentials/+/token" {
-  capabilities = ["read"]
-}
-
-path "secret/metadata/switchboard/credentials/+/lock" {
-  capabilities = ["read", "delete"]
 }
 
 # The Vault client token renews itself before it expires, and checks itself loudly at start.
