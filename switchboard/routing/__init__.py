@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from switchboard.routing._connections import ClientPool, client_pool
 from switchboard.routing._decisions import (
     Decision,
     DecisionKind,
@@ -22,9 +23,11 @@ from switchboard.routing._pipeline import (
 )
 
 __all__ = [
+    "ClientPool",
     "Decision",
     "DecisionKind",
     "SkillAvailability",
+    "client_pool",
     "count_availability",
     "decide",
     "decide_all",

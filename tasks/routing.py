@@ -1,0 +1,192 @@
+"""Prefect tasks of the routing pipeline: thin wrappers over ``switchboard.routing``.
+
+Each task covers the whole batch (not one conversation), so a batch of any size costs the
+same handful of task runs. Results are decisions and domain names: no secret ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+
+from prefect import get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from blocks.liveperson import LivePersonAccount, account_settings
+from switchboard.consumer import AccessTokenCache, default_cache
+from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
+from switchboard.routing import (
+    Decision,
+    DecisionKind,
+    SkillAvailability,
+    client_pool,
+    decide_all,
+    read_availability,
+    read_queue_health,
+    resolve_domains,
+    send_messages,
+)
+from switchboard.vault import CredentialStore
+
+__all__ = [
+    "ARTIFACT_KEY",
+    "check_agent_availability",
+    "check_queue_health",
+    "connect_account",
+    "decide_messages",
+    "publish_decisions",
+    "resolve_service_domains",
+    "send_customer_messages",
+]
+
+ARTIFACT_KEY = "routing-decisions"
+_token_caches: dict[str, AccessTokenCache] = {}
+
+
+async def connect_account(account_block: str | None, vault_block: str | None) -> LivePersonClient:
+    """The process's client for the account (the named block, else ``SWITCHBOARD_LP_*``).
+
+    Bearers come from the token cache of the named Vault block, else the process default.
+    Clients and caches are reused across flow runs in one process (the ingress).
+    """
+    block = await LivePersonAccount.aload(account_block) if account_block else None
+    settings = account_settings(block)
+    return await client_pool.get(settings, await _token_cache(vault_block))
+
+
+async def _token_cache(vault_block: str | None) -> AccessTokenCache:
+    if vault_block is None:
+        return await asyncio.to_thread(default_cache)
+    cache = _token_caches.get(vault_block)
+    if cache is None:
+        from blocks.vault import VaultConnection  # the token half's block
+
+        connection = await VaultConnection.aload(vault_block)
+        store = await asyncio.to_thread(CredentialStore.from_settings, connection.to_settings())
+        cache = _token_caches.setdefault(vault_block, AccessTokenCache(store))
+    return cache
+
+
+@task(
+    name="resolve-service-domains",
+    retries=2,
+    retry_delay_seconds=1,
+    timeout_seconds=20,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+async def resolve_service_domains(client: LivePersonClient) -> Domains:
+    """Resolve the account's service domains through CSDS (cached by the client)."""
+    domains = await resolve_domains(client)
+    get_run_logger().info("Account %s: %d service domains", domains.account_id, len(domains.hosts))
+    return domains
+
+
+@task(
+    name="check-agent-availability",
+    retries=2,
+    retry_delay_seconds=1,
+    timeout_seconds=30,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+async def check_agent_availability(
+    client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
+) -> dict[str, SkillAvailability]:
+    """Agents and ONLINE agents for every skill of the batch, in one agent-view call."""
+    availability = await read_availability(client, domains, skill_ids)
+    empty = sorted(s for s, a in availability.items() if a.agents == 0)
+    offline = sorted(s for s, a in availability.items() if a.agents and not a.online)
+    get_run_logger().info(
+        "%d skills: %d with no agent records %s, %d with none ONLINE %s",
+        len(availability),
+        len(empty),
+        empty[:20],
+        len(offline),
+        offline[:20],
+    )
+    return availability
+
+
+@task(
+    name="check-queue-health",
+    retries=2,
+    retry_delay_seconds=1,
+    timeout_seconds=30,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+async def check_queue_health(
+    client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
+) -> dict[str, SkillWait]:
+    """Wait percentiles for every skill of the batch, in one queue-health call."""
+    waits = await read_queue_health(client, domains, skill_ids)
+    get_run_logger().info(
+        "Queue health v%d: data for %d of %d skills",
+        client.settings.queue_health_version,
+        sum(w.p90_ms is not None for w in waits.values()),
+        len(skill_ids),
+    )
+    return waits
+
+
+@task(name="decide-messages", timeout_seconds=30, persist_result=False, cache_policy=NO_CACHE)
+async def decide_messages(
+    client: LivePersonClient,
+    events: Sequence[RoutingEvent],
+    availability: dict[str, SkillAvailability],
+    waits: dict[str, SkillWait],
+) -> list[Decision]:
+    """One decision per conversation; skills without queue-health data are warned about."""
+    settings = client.settings
+    decisions = decide_all(events, availability, waits, settings.skill_rules, settings.default_rule)
+    logger = get_run_logger()
+    no_data = sorted({d.skill_id for d in decisions if d.kind is DecisionKind.NO_DATA})
+    if no_data:
+        logger.warning(
+            "No queue-health data (-1 or missing) for skills %s: no message sent", no_data
+        )
+    logger.info("Decisions: %s", dict(Counter(d.kind.value for d in decisions)))
+    return decisions
+
+
+@task(
+    name="send-customer-messages",
+    retries=2,
+    retry_delay_seconds=2,
+    timeout_seconds=60,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+async def send_customer_messages(
+    client: LivePersonClient, domains: Domains, decisions: Sequence[Decision]
+) -> list[Decision]:
+    """Send the decided messages with bounded concurrency; a retry dedupes on the Request-ID."""
+    sent = await send_messages(client, domains, decisions)
+    messages = [d for d in sent if d.message_id is not None]
+    get_run_logger().info(
+        "Sent %d messages (%d already delivered before)",
+        len(messages),
+        sum(d.duplicate for d in messages),
+    )
+    return sent
+
+
+async def publish_decisions(decisions: Sequence[Decision]) -> None:
+    """The batch's table artifact: conversation, skill, decision, wait minutes, message id."""
+    await acreate_table_artifact(
+        key=ARTIFACT_KEY,
+        table=[
+            {
+                "conversation": d.conversation_id,
+                "skill": d.skill_id,
+                "decision": d.kind.value,
+                "wait minutes": d.wait_minutes,
+                "message id": d.message_id,
+            }
+            for d in decisions
+        ],
+        description="Routing decisions of this batch (no message text, no secrets).",
+    )

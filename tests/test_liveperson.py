@@ -1,0 +1,244 @@
+"""LivePerson clients against the sandbox simulator, and the routing event model."""
+
+# ruff: noqa: F811  (pytest fixtures imported from test_routing_support)
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_routing_support import MIN, lp_account, routing_event  # noqa: F401
+
+from switchboard._exceptions import Unauthorized, UpstreamError, UpstreamUnavailable
+from switchboard.liveperson import (
+    LivePersonClient,
+    LivePersonSettings,
+    RoutingEvent,
+    parse_events,
+    parse_retry_after,
+)
+from switchboard.routing import read_availability, read_queue_health, resolve_domains
+
+
+async def test_csds_resolves_every_service_routing_needs(lp_account) -> None:
+    before = lp_account.counters()["csds"]
+    async with LivePersonClient(lp_account.settings, tokens=lp_account.tokens) as client:
+        domains = await resolve_domains(client)
+        await resolve_domains(client)  # cached
+    host = lp_account.url.removeprefix("http://")
+    assert domains.host("msgHist") == host
+    assert domains.host("messagingRestApiDomain") == host
+    assert lp_account.counters()["csds"] == before + 1
+    with pytest.raises(UpstreamError, match="no domain for service 'nope'"):
+        domains.host("nope")
+
+
+async def test_agent_view_pages_and_counts_online_agents(lp_account) -> None:
+    lp_account.scenario(
+        {"1": (["ONLINE", "AWAY", "OFFLINE"], 1000), "2": (["AWAY"], 1000), "3": ([], 1000)}
+    )
+    async with LivePersonClient(lp_account.settings, tokens=lp_account.tokens) as client:
+        domains = await client.domains.get()
+        page = await client.agent_view.list_agent_statuses(
+            domains.host("msgHist"), ["1", "2"], offset=0, limit=2
+        )
+        assert (len(page.records), page.count) == (2, 4)
+        assert page.records[0].skill_ids == ("1",)
+        availability = await read_availability(client, domains, ["1", "2", "3"])
+        with pytest.raises(ValueError, match="limit"):
+            await client.agent_view.list_agent_statuses("h", ["1"], limit=1001)
+    assert (availability["1"].agents, availability["1"].online) == (3, 1)
+    assert (availability["2"].agents, availability["2"].online) == (1, 0)
+    assert (availability["3"].agents, availability["3"].online) == (0, 0)
+
+
+async def test_queue_health_v2_reads_p90_and_no_data(lp_account) -> None:
+    lp_account.scenario({"1": (["ONLINE"], 7 * MIN), "2": (["ONLINE"], None)})
+    before = lp_account.counters()["queue_health"]
+    async with LivePersonClient(lp_account.settings, tokens=lp_account.tokens) as client:
+        waits = await read_queue_health(client, await client.domains.get(), ["1", "2", "9"])
+    assert waits["1"].p90_ms == 7 * MIN
+    assert "2" not in waits or waits["2"].p90_ms is None
+    assert "9" not in waits or waits["9"].p90_ms is None
+    assert lp_account.counters()["queue_health"] == before + 1
+
+
+async def test_queue_health_v1_signs_with_oauth1_keys(lp_account, credential_store) -> None:
+    from switchboard.oauth1 import oauth1_auth
+
+    from switchboard._models import OAuth1Keys
+
+    keys = OAuth1Keys.model_validate(lp_account.control("oauth1-keys", {}))
+    lp_account.scenario({"1": (["ONLINE"], 3 * MIN)})
+    settings = lp_account.settings.model_copy(update={"queue_health_version": 1})
+    async with LivePersonClient(settings, tokens=lp_account.tokens, oauth1=oauth1_auth(keys)) as c:
+        waits = await read_queue_health(c, await c.domains.get(), ["1"])
+    assert waits["1"].p90_ms == 3 * MIN
+    wrong = OAuth1Keys.model_validate(
+        {**keys.model_dump(mode="json"), "consumer_secret": "sbx-wrong", "consumer_key": "x"}
+    )
+    async with LivePersonClient(settings, tokens=lp_account.tokens, oauth1=oauth1_auth(wrong)) as c:
+        with pytest.raises(Unauthorized, match="queue_health"):
+            await read_queue_health(c, await c.domains.get(), ["1"])
+
+
+async def test_messaging_sends_headers_and_dedupes_on_request_id(lp_account) -> None:
+    async with LivePersonClient(lp_account.settings, tokens=lp_account.tokens) as client:
+        host = (await client.domains.get()).host("messagingRestApiDomain")
+        first = await client.messaging.send_message(
+            host, conversation_id="conv-1", dialog_id="dlg-1", text="Hello", request_id="r-1"
+        )
+        again = await client.messaging.send_message(
+            host, conversation_id="conv-1", dialog_id="dlg-1", text="Hello", request_id="r-1"
+        )
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.message_id == first.message_id
+    [recorded] = lp_account.messages()
+    assert recorded["conversation_id"] == "conv-1"
+    assert recorded["dialog_id"] == "dlg-1"
+    assert recorded["request_id"] == "r-1"
+    assert recorded["client_source"] == "switchboard"
+
+
+async def test_429_is_retried_after_retry_after(lp_account) -> None:
+    lp_account.scenario({"1": (["ONLINE"], MIN)})
+    lp_account.fault("queue_health", status=429, retry_after=0.2)
+    async with LivePersonClient(lp_account.settings, tokens=lp_account.tokens) as client:
+        waits = await read_queue_health(client, await client.domains.get(), ["1"])
+    assert waits["1"].p90_ms == MIN
+
+
+async def test_5xx_after_all_attempts_raises_unavailable_not_no_agent(lp_account) -> None:
+    lp_account.scenario({"1": (["ONLINE"], MIN)})
+    settings = lp_account.settings.model_copy(update={"max_attempts": 2})
+    lp_account.fault("agent_view", count=2, status=503)
+    async with LivePersonClient(settings, tokens=lp_account.tokens) as client:
+        domains = await client.domains.get()
+        with pytest.raises(UpstreamUnavailable, match=r"agent_view: POST .* HTTP 503") as caught:
+            await read_availability(client, domains, ["1"])
+        assert caught.value.status == 503
+        assert (await read_availability(client, domains, ["1"]))["1"].online == 1
+
+
+async def test_expired_bearer_is_invalidated_and_replaced(lp_account) -> None:
+    lp_account.scenario({"1": (["ONLINE"], MIN)})
+    async with LivePersonClient(lp_account.settings, tokens=lp_account.tokens) as client:
+        domains = await client.domains.get()
+        await read_queue_health(client, domains, ["1"])
+        reads = lp_account.tokens.vault_reads
+        lp_account.expire_bearer()
+        waits = await read_queue_health(client, domains, ["1"])
+    assert waits["1"].p90_ms == MIN
+    assert lp_account.tokens.vault_reads > reads  # re-read (and refreshed) once after the 401
+
+
+async def test_a_bearer_rejected_twice_is_unauthorized(lp_account) -> None:
+    class Stale:
+        async def aget(self, name):
+            return await lp_account.tokens.aget(name)
+
+        def invalidate(self, name, token):
+            pass  # keeps handing out the expired token
+
+    async with LivePersonClient(lp_account.settings, tokens=Stale()) as client:
+        domains = await client.domains.get()
+        lp_account.expire_bearer()
+        with pytest.raises(Unauthorized, match="HTTP 401") as caught:
+            await read_queue_health(client, domains, ["1"])
+    assert "sbx-" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [(None, None), ("", None), ("3", 3.0), ("-1", 0.0), ("soon", None)]
+)
+def test_parse_retry_after(header, seconds) -> None:
+    assert parse_retry_after(header) == seconds
+
+
+def test_parse_retry_after_http_date() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+# --- the routing event --------------------------------------------------------------------
+
+
+def test_ids_as_numbers_become_strings() -> None:
+    [event] = parse_events(routing_event("c-1", 42, dialog="7"))
+    assert (event.conversation_id, event.dialog_id, event.skill_id) == ("c-1", "7", "42")
+    assert event.routing.old_skill_id == "-1"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (
+            {"general": {"dialogId": "d"}, "routing": {"newSkillId": "1"}},
+            "events[0].general.convId",
+        ),
+        (
+            {"general": {"convId": "c"}, "routing": {"newSkillId": "1"}},
+            "events[0].general.dialogId",
+        ),
+        (
+            {"general": {"convId": "c", "dialogId": "d"}, "routing": {}},
+            "events[0].routing.newSkillId",
+        ),
+        ({"general": {"convId": "c", "dialogId": "d"}}, "events[0].routing"),
+        (routing_event("c", True), "events[0].routing.newSkillId"),
+        (routing_event("c", 1.5), "events[0].routing.newSkillId"),
+        (routing_event("c/../x", "1"), "events[0].general.convId"),
+        (routing_event("ç", "1"), "events[0].general.convId"),
+        ([routing_event("c", 1), "nope"], "events[1]"),
+        (
+            {**routing_event("c", 1), "general": {"convId": "c", "dialogId": "d", "startTs": "x"}},
+            "events[0].general.startTs",
+        ),
+    ],
+)
+def test_bad_events_name_the_field(payload, field) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_events(payload)
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_empty_and_oversized_batches_are_refused() -> None:
+    with pytest.raises(ValueError, match="events: the list is empty"):
+        parse_events([])
+    with pytest.raises(ValueError, match="at most 2"):
+        parse_events([routing_event("a", 1)] * 3, max_events=2)
+
+
+def test_settings_refuse_v1_without_keys_and_bad_paths() -> None:
+    with pytest.raises(ValueError, match="SWITCHBOARD_LP_OAUTH1_KEYS"):
+        LivePersonSettings(account_id="1", queue_health_version=1)
+    with pytest.raises(ValueError, match="conversation_id"):
+        LivePersonSettings(account_id="1", messaging_path="/messages/{account_id}")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    conv=json_values,
+    skill=json_values,
+    drop=st.sampled_from(["convId", "dialogId", "newSkillId", None]),
+)
+def test_any_payload_parses_or_names_a_field(conv, skill, drop) -> None:
+    payload = routing_event("c", 1)
+    payload["general"]["convId"] = conv
+    payload["routing"]["newSkillId"] = skill
+    if drop:
+        section = "routing" if drop == "newSkillId" else "general"
+        del payload[section][drop]
+    try:
+        [event] = parse_events(payload)
+    except ValueError as exc:
+        assert str(exc).startswith("events[0].")
+        assert any(name in str(exc) for name in ("convId", "dialogId", "newSkillId"))
+    else:
+        assert isinstance(event, RoutingEvent)
+        assert event.conversation_id.isascii() and event.skill_id.isascii()
