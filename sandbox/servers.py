@@ -139,6 +139,18 @@ def bao_binary() -> str:
     return found
 
 
+def _write_raft_config(config: Path, data: Path, url: str, port: int) -> None:
+    """One-node raft storage: OpenBao has no ``file`` storage backend."""
+    data.mkdir(parents=True, exist_ok=True)
+    cluster_port = free_port()
+    config.write_text(
+        f'storage "raft" {{ path = "{data}"\n  node_id = "node1" }}\n'
+        f'listener "tcp" {{ address = "127.0.0.1:{port}"\n'
+        f'  cluster_address = "127.0.0.1:{cluster_port}"\n  tls_disable = true }}\n'
+        f'api_addr = "{url}"\ncluster_addr = "http://127.0.0.1:{cluster_port}"\n'
+    )
+
+
 def start_openbao(
     *,
     port: int,
@@ -147,9 +159,9 @@ def start_openbao(
     storage_dir: Path | None = None,
     port_variable: str | None = None,
 ) -> ManagedProcess:
-    """OpenBao in dev mode (in memory), or on file storage when ``storage_dir`` is given.
+    """OpenBao in dev mode (in memory), or on disk (one-node raft) when ``storage_dir`` is given.
 
-    File storage needs ``init``/``unseal``; dev mode is ready at once with ``root_token``.
+    Disk storage needs ``init``/``unseal``; dev mode is ready at once with ``root_token``.
     """
     _check_port("OpenBao", port, port_variable)
     url = f"http://127.0.0.1:{port}"
@@ -164,11 +176,8 @@ def start_openbao(
     else:
         storage_dir.mkdir(parents=True, exist_ok=True)
         config = storage_dir / "bao.hcl"
-        config.write_text(
-            f'storage "file" {{ path = "{storage_dir / "data"}" }}\n'
-            f'listener "tcp" {{ address = "127.0.0.1:{port}"\n  tls_disable = true }}\n'
-            "disable_mlock = true\n"
-        )
+        if not config.exists():  # a restart keeps the first config (raft remembers its address)
+            _write_raft_config(config, storage_dir / "data", url, port)
         argv = [bao_binary(), "server", f"-config={config}"]
     process = _spawn("openbao", argv, log_path)
     # sys/health answers 200 when unsealed, 501 when not initialised, 503 when sealed.

@@ -56,7 +56,7 @@ def utcnow() -> datetime:
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``, the form every time in Vault takes."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:

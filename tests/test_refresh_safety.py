@@ -1,0 +1,208 @@
+"""The refresh under stress: concurrent runs, a SIGKILL mid-refresh, Vault going away.
+
+All on real servers; the faults are real (processes killed, a Vault server stopped).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx2
+import hvac
+import pytest
+from pydantic import SecretStr
+
+from sandbox.servers import ManagedProcess, free_port, start_openbao
+from switchboard._models import ClientDefinition, RefreshOutcome
+from switchboard._settings import TokenSettings, VaultSettings
+from switchboard.refresh import Refresher
+from switchboard.vault import CredentialStore
+
+NewCredential = Callable[..., tuple[str, dict[str, str]]]
+WORKER = Path(__file__).with_name("refresh_worker.py")
+
+
+def ping(sandbox: ManagedProcess, token: SecretStr) -> int:
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
+
+
+def reuse_detected(sandbox: ManagedProcess) -> int:
+    return int(httpx2.get(f"{sandbox.url}/_control/counters").json()["reuse_detected"])
+
+
+def stored_access_token(store: CredentialStore, name: str) -> SecretStr:
+    token = store.read_token(name).token
+    assert token is not None
+    return token.access_token
+
+
+def run_worker(name: str, journal: Path, *args: str, lease: float = 30) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "SWITCHBOARD_TOKEN_JOURNAL_DIR": str(journal),
+        "SWITCHBOARD_TOKEN_LOCK_LEASE_SECONDS": str(lease),
+    }
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), name, *args], env=env, stdout=subprocess.PIPE, text=True
+    )
+
+
+def outcomes(process: subprocess.Popen[str]) -> list[RefreshOutcome]:
+    out, _ = process.communicate(timeout=120)
+    return [RefreshOutcome.model_validate_json(line) for line in out.splitlines() if line]
+
+
+@pytest.mark.slow
+def test_concurrent_refreshes_of_a_rotating_credential(
+    credential_store: CredentialStore,
+    new_credential: NewCredential,
+    sandbox: ManagedProcess,
+    tmp_path: Path,
+) -> None:
+    name, _ = new_credential("refresh_token")
+    reuse_before = reuse_detected(sandbox)
+    refresher = Refresher(credential_store, TokenSettings(journal_dir=tmp_path))
+    workers = [run_worker(name, tmp_path, "--force", "--threads", "4") for _ in range(4)]
+    with ThreadPoolExecutor(8) as pool:  # and 8 threads in this process, all at once
+        local = list(pool.map(lambda _: refresher.refresh(name, force=True), range(8)))
+    results = local + [outcome for worker in workers for outcome in outcomes(worker)]
+    assert len(results) == 24
+    assert all(r.status in {"refreshed", "adopted", "busy"} for r in results), results
+    assert any(r.status == "refreshed" for r in results)
+    assert reuse_detected(sandbox) == reuse_before
+    assert ping(sandbox, stored_access_token(credential_store, name)) == 200
+    # the stored refresh token is the live one: a further rotation works
+    assert refresher.refresh(name, force=True).status == "refreshed"
+    assert ping(sandbox, stored_access_token(credential_store, name)) == 200
+    assert reuse_detected(sandbox) == reuse_before
+
+
+@pytest.mark.slow
+def test_sigkill_between_token_response_and_vault_write(
+    credential_store: CredentialStore,
+    new_credential: NewCredential,
+    sandbox: ManagedProcess,
+    tmp_path: Path,
+) -> None:
+    name, _ = new_credential("refresh_token")
+    refresher = Refresher(credential_store, TokenSettings(journal_dir=tmp_path))
+    assert refresher.refresh(name).status == "refreshed"
+    before = credential_store.read_token(name)
+    reuse_before = reuse_detected(sandbox)
+
+    killed = run_worker(name, tmp_path, "--force", "--die-before-vault-write", lease=1)
+    assert outcomes(killed) == [] and killed.returncode == -9
+    assert credential_store.read_token(name).version == before.version  # Vault never saw it
+    assert list(tmp_path.iterdir())  # but the journal did
+
+    rerun = outcomes(run_worker(name, tmp_path))
+    assert [(o.status, o.replayed_journal) for o in rerun] == [("skipped", True)]
+    assert not list(tmp_path.glob("*.json"))
+    assert ping(sandbox, stored_access_token(credential_store, name)) == 200
+
+    deadline = time.monotonic() + 30
+    while (outcome := refresher.refresh(name, force=True)).status == "busy":
+        assert time.monotonic() < deadline  # the dead process's lease runs out
+        time.sleep(0.2)
+    assert outcome.status == "refreshed"
+    assert ping(sandbox, stored_access_token(credential_store, name)) == 200
+    assert reuse_detected(sandbox) == reuse_before
+
+
+def _init_and_unseal(url: str) -> tuple[str, list[str]]:
+    client = hvac.Client(url=url)
+    result = client.sys.initialize(secret_shares=1, secret_threshold=1)
+    client.sys.submit_unseal_keys(result["keys"])
+    return result["root_token"], result["keys"]
+
+
+def _wait_unsealed(url: str, keys: list[str]) -> None:
+    client = hvac.Client(url=url)
+    client.sys.submit_unseal_keys(keys)
+    deadline = time.monotonic() + 30
+    while httpx2.get(f"{url}/v1/sys/health").status_code != 200:  # unsealed and raft leader
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_vault_outage_during_refresh_loses_nothing(
+    sandbox: ManagedProcess, tmp_path: Path, unique_name: str
+) -> None:
+    port = free_port()
+    storage = tmp_path / "bao"
+    bao = start_openbao(
+        port=port, root_token="", storage_dir=storage, log_path=tmp_path / "bao.log"
+    )
+    restarted: ManagedProcess | None = None
+    try:
+        root, keys = _init_and_unseal(bao.url)
+        _wait_unsealed(bao.url, keys)
+        admin = hvac.Client(url=bao.url, token=root)
+        admin.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+        store = CredentialStore.from_settings(
+            VaultSettings(addr=bao.url, token=SecretStr(root), timeout=2)
+        )
+        client = httpx2.post(
+            f"{sandbox.url}/_control/clients",
+            json={"client_id": unique_name, "grant_types": ["refresh_token"]},
+        ).json()
+        store.put_client(
+            unique_name,
+            ClientDefinition(
+                token_url=f"{sandbox.url}/oauth/token",
+                client_id=unique_name,
+                client_secrets=(SecretStr(client["client_secret"]),),
+                grant="refresh_token",
+            ),
+        )
+        store.put_seed(unique_name, SecretStr(client["refresh_token"]))
+        journal = tmp_path / "journal"
+        refresher = Refresher(store, TokenSettings(journal_dir=journal, lock_lease_seconds=60))
+        httpx2.post(  # a slow token endpoint gives us time to pull Vault away mid-refresh
+            f"{sandbox.url}/_control/faults",
+            json={"endpoint": "token", "client_id": unique_name, "latency": 3, "count": 1},
+        ).raise_for_status()
+
+        result: list[RefreshOutcome] = []
+        worker = threading.Thread(target=lambda: result.append(refresher.refresh(unique_name)))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not (store.read_lock(unique_name) or {}):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)  # the token request is in flight now
+        bao.stop()
+        while not list(journal.glob("*.json")):  # the new pair is journaled, Vault is down
+            assert time.monotonic() < deadline and worker.is_alive()
+            time.sleep(0.1)
+        time.sleep(2)  # Vault stays away for a while; the write keeps retrying
+        assert worker.is_alive() and not result
+        restarted = start_openbao(
+            port=port, root_token="", storage_dir=storage, log_path=tmp_path / "bao2.log"
+        )
+        _wait_unsealed(restarted.url, keys)
+        worker.join(timeout=120)
+        assert [r.status for r in result] == ["refreshed"]
+        assert not list(journal.glob("*.json"))
+        token = store.read_token(unique_name).token
+        assert token is not None and token.refresh_token is not None
+        assert ping(sandbox, token.access_token) == 200
+        assert refresher.refresh(unique_name, force=True).status == "refreshed"  # RT is live
+    finally:
+        for server in (bao, restarted):
+            if server is not None:
+                server.stop()
+
+
+def test_worker_script_prints_outcomes_as_json() -> None:
+    assert json.loads(RefreshOutcome(name="x", status="busy").model_dump_json())["status"] == "busy"
