@@ -8,6 +8,7 @@ OAuth 1 signatures verified with oauthlib.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -281,6 +282,7 @@ class LivePersonSimulator:
                 "request_id": request_id,
                 "message_id": message_id,
                 "client_source": request.headers.get("client-source"),
+                "received_at": time.time(),  # epoch seconds: the bench's event-to-message latency
             }
         )
         return JSONResponse({"messageId": message_id, "duplicate": False}, status_code=201)
