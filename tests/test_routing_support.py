@@ -86,18 +86,43 @@ class SandboxAccount:
         self.control("expire-tokens", {"client_id": self.client_id})
 
 
-@pytest.fixture
-def lp_account(sandbox, credential_store, new_credential, unique_name: str, tmp_path: Path):
-    name, client = new_credential()
-    refresher = Refresher(credential_store, TokenSettings(journal_dir=tmp_path / "journal"))
+def create_account(sandbox_url: str, store, tag: str, journal_dir: Path) -> SandboxAccount:
+    """A sandbox OAuth client, its definition and first token in Vault, and the account settings."""
+    from pydantic import SecretStr
+
+    from switchboard._models import ClientDefinition
+
+    name = f"lp-{tag}"
+    client = (
+        httpx2.post(
+            f"{sandbox_url}/_control/clients",
+            json={"client_id": name, "grant_types": ["client_credentials"]},
+            timeout=10,
+        )
+        .raise_for_status()
+        .json()
+    )
+    store.put_client(
+        name,
+        ClientDefinition(
+            token_url=f"{sandbox_url}/oauth/token",
+            client_id=client["client_id"],
+            client_secrets=(SecretStr(client["client_secret"]),),
+        ),
+    )
+    refresher = Refresher(store, TokenSettings(journal_dir=journal_dir))
     assert refresher.refresh(name).status == "refreshed"
-    account_id = f"acct-{unique_name}"
     settings = LivePersonSettings(
-        account_id=account_id,
-        csds_host=sandbox.url.removeprefix("http://"),
+        account_id=f"acct-{tag}",
+        csds_host=sandbox_url.removeprefix("http://"),
         scheme="http",
         bearer_credential=name,
         send_concurrency=8,
     )
-    tokens = AccessTokenCache(credential_store, refresh=lambda n: refresher.refresh(n, force=True))
-    return SandboxAccount(sandbox.url, account_id, name, client["client_id"], settings, tokens)
+    tokens = AccessTokenCache(store, refresh=lambda n: refresher.refresh(n, force=True))
+    return SandboxAccount(sandbox_url, settings.account_id, name, name, settings, tokens)
+
+
+@pytest.fixture
+def lp_account(sandbox, credential_store, unique_name: str, tmp_path: Path) -> SandboxAccount:
+    return create_account(sandbox.url, credential_store, unique_name, tmp_path / "journal")

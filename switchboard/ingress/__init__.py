@@ -1,0 +1,19 @@
+"""The HTTP ingress for routing events: validation, batching into flow runs, acknowledgement."""
+
+from __future__ import annotations
+
+from switchboard.ingress._app import BatchHandler, create_app
+from switchboard.ingress._batcher import Batcher, Overloaded
+from switchboard.ingress._serve import add_ingest_arguments, flow_handler, run_ingest
+from switchboard.ingress._settings import IngressSettings
+
+__all__ = [
+    "BatchHandler",
+    "Batcher",
+    "IngressSettings",
+    "Overloaded",
+    "add_ingest_arguments",
+    "create_app",
+    "flow_handler",
+    "run_ingest",
+]

@@ -1,0 +1,79 @@
+"""``switchboard ingest``: serve the ingress on uvicorn, each batch one ``route_conversations`` run.
+
+The flow runs inside this process against the Prefect API (``PREFECT_API_URL``), so every batch
+is an observable flow run without a worker's polling delay or process start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from switchboard._exceptions import ConfigurationError
+from switchboard.ingress._app import BatchHandler, create_app
+from switchboard.ingress._settings import IngressSettings
+from switchboard.liveperson import RoutingEvent
+from switchboard.routing import Decision, client_pool
+
+__all__ = ["add_ingest_arguments", "flow_handler", "run_ingest"]
+
+
+def flow_handler(settings: IngressSettings) -> BatchHandler:
+    """A batch handler that runs one ``route_conversations`` flow run per batch, in process."""
+    from flows.route_conversations import route_conversations
+
+    async def handle(events: list[RoutingEvent]) -> list[Decision]:
+        state = await route_conversations(
+            events=events,
+            account_block=settings.account_block,
+            vault_block=settings.vault_block,
+            return_state=True,
+        )
+        decisions: list[Decision] = await state.aresult()  # raises the run's error if it failed
+        return decisions
+
+    return handle
+
+
+def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``ingest`` options; each defaults to its ``SWITCHBOARD_INGRESS_*`` setting."""
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="TCP port (default 8787)")
+    parser.add_argument("--account-block", help="LivePersonAccount block name")
+    parser.add_argument("--vault-block", help="VaultConnection block name")
+    parser.add_argument("--batch-window-ms", type=float, help="batching window (default 25)")
+    parser.add_argument("--max-batch-size", type=int, help="events per flow run (default 500)")
+    parser.add_argument("--max-in-flight", type=int, help="flow runs at once (default 4)")
+
+
+def run_ingest(args: argparse.Namespace) -> None:
+    """Serve until SIGINT/SIGTERM; waiting batches finish before the process exits."""
+    import uvicorn
+
+    from switchboard._settings import load
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigurationError(
+            "PREFECT_API_URL: not set; point the ingress at the Prefect server that should record "
+            "its flow runs (e.g. http://127.0.0.1:4200/api)"
+        )
+    overrides = {
+        name: value
+        for name in IngressSettings.model_fields
+        if (value := getattr(args, name, None)) is not None
+    }
+    settings = load(IngressSettings).model_copy(update=overrides)
+    settings = IngressSettings.model_validate(settings.model_dump())
+    if settings.account_block is None:
+        from switchboard.liveperson import LivePersonSettings
+
+        load(LivePersonSettings)  # fail at start, naming the variable, not at the first batch
+    app = create_app(flow_handler(settings), settings, on_shutdown=client_pool.aclose)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="info",
+        timeout_graceful_shutdown=30,
+    )

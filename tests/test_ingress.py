@@ -1,0 +1,286 @@
+"""The ingress: batching (plain unit tests) and ``switchboard ingest`` end to end.
+
+The end-to-end tests start the real ingress process (``python -m switchboard.ingress``) against
+the session's Prefect server, OpenBao and sandbox, and post events over loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_routing_support import MIN, SandboxAccount, create_account, routing_event
+
+from blocks.liveperson import LivePersonAccount
+from sandbox.servers import free_port, wait_for_http
+from switchboard.ingress import Batcher, Overloaded
+
+# --- the batcher, a plain class -------------------------------------------------------------
+
+
+def make_batcher(seen: list[list[int]], *, fail: bool = False, **options) -> Batcher[int, int]:
+    async def handler(events: list[int]) -> list[int]:
+        seen.append(list(events))
+        await asyncio.sleep(0.01)
+        if fail:
+            raise RuntimeError("upstream down")
+        return [event * 10 for event in events]
+
+    defaults = {"window": 0.05, "max_batch_size": 100, "max_in_flight": 2, "max_queued": 1000}
+    return Batcher(handler, **{**defaults, **options})
+
+
+async def test_concurrent_requests_share_one_batch_and_get_their_own_results() -> None:
+    seen: list[list[int]] = []
+    batcher = make_batcher(seen)
+    batcher.start()
+    results = await asyncio.gather(*(batcher.submit([i, i + 100]) for i in range(20)))
+    await batcher.aclose()
+    assert results == [[i * 10, (i + 100) * 10] for i in range(20)]
+    assert len(seen) == 1 and len(seen[0]) == 40
+
+
+async def test_batches_are_capped_and_requests_kept_whole() -> None:
+    seen: list[list[int]] = []
+    batcher = make_batcher(seen, max_batch_size=10, window=1.0)
+    batcher.start()
+    results = await asyncio.gather(*(batcher.submit([i] * 4) for i in range(6)))
+    await batcher.aclose()
+    assert results == [[i * 10] * 4 for i in range(6)]
+    assert [len(batch) for batch in seen] == [8, 8, 8]
+
+
+async def test_a_failed_batch_fails_each_of_its_requests() -> None:
+    batcher = make_batcher([], fail=True)
+    batcher.start()
+    outcomes = await asyncio.gather(
+        batcher.submit([1]), batcher.submit([2]), return_exceptions=True
+    )
+    await batcher.aclose()
+    assert [str(o) for o in outcomes] == ["upstream down", "upstream down"]
+
+
+async def test_too_many_waiting_events_is_overloaded() -> None:
+    batcher = make_batcher([], max_queued=5, window=10.0)
+    batcher.start()
+    waiting = asyncio.ensure_future(batcher.submit([1, 2, 3]))
+    await asyncio.sleep(0)
+    with pytest.raises(Overloaded):
+        await batcher.submit([4, 5, 6])
+    await batcher.aclose()  # hands the waiting events to a last batch
+    assert await waiting == [10, 20, 30]
+
+
+# --- switchboard ingest, end to end ---------------------------------------------------------
+
+
+class Ingress:
+    def __init__(self, url: str, account: SandboxAccount, process: subprocess.Popen[bytes]) -> None:
+        self.url, self.account, self.process = url, account, process
+
+    def health(self) -> dict:
+        return httpx2.get(f"{self.url}/healthz", timeout=10).raise_for_status().json()
+
+
+@pytest.fixture(scope="module")
+def ingress(
+    sandbox, prefect_server, credential_store, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Ingress]:
+    tag = "ing-" + uuid.uuid4().hex[:8]
+    state_dir = tmp_path_factory.mktemp(tag)
+    account = create_account(sandbox.url, credential_store, tag, state_dir / "journal")
+    block = f"lp-{tag}"
+    LivePersonAccount(**account.settings.model_dump()).save(block)
+    port = free_port()
+    env = {
+        **os.environ,
+        "SWITCHBOARD_TOKEN_JOURNAL_DIR": str(state_dir / "ingress-journal"),
+        "SWITCHBOARD_INGRESS_BATCH_WINDOW_MS": "50",
+    }
+    log = (state_dir / "ingress.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "switchboard.ingress",
+            "--port",
+            str(port),
+            "--account-block",
+            block,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/healthz", process=process, timeout=120)
+        yield Ingress(url, account, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
+        # uvicorn shuts down gracefully, then re-raises SIGTERM
+        output = (state_dir / "ingress.log").read_text()
+        assert process.returncode in (0, -signal.SIGTERM), output[-3000:]
+        assert "Application shutdown complete" in output
+
+
+def conv(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex[:8]}"
+
+
+async def test_events_posted_together_become_one_batch_and_are_answered_with_decisions(
+    ingress: Ingress,
+) -> None:
+    ingress.account.scenario({"1": ([], None), "2": (["ONLINE"], 12 * MIN), "3": (["ONLINE"], 0)})
+    batches = ingress.health()["batches"]
+    convs = [conv("ing") for _ in range(24)]
+    async with httpx2.AsyncClient(timeout=60) as client:
+        answers = await asyncio.gather(
+            *(
+                client.post(f"{ingress.url}/events", json=routing_event(c, 1 + i % 3))
+                for i, c in enumerate(convs)
+            )
+        )
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    kinds = [a.json()["decisions"][0]["kind"] for a in answers]
+    assert kinds == [("no_agent", "busy", "no_message")[i % 3] for i in range(24)]
+    assert ingress.health()["batches"] - batches < len(convs)  # grouped into few flow runs
+    sent = {m["conversation_id"]: m for m in ingress.account.messages()}
+    messaged = [c for i, c in enumerate(convs) if i % 3 != 2]
+    assert set(messaged) <= set(sent)
+    busy = answers[1].json()["decisions"][0]
+    assert busy["message_id"] == sent[convs[1]]["message_id"]
+    assert busy["wait_minutes"] == 12
+
+
+def test_lists_and_the_trigger_payload_form_are_accepted(ingress: Ingress) -> None:
+    ingress.account.scenario({"1": ([], None)})
+    pair = [routing_event(conv("list"), 1), routing_event(conv("list"), "1")]
+    answer = httpx2.post(f"{ingress.url}/events", json=pair, timeout=60)
+    assert answer.status_code == 200 and len(answer.json()["decisions"]) == 2
+    wrapped = httpx2.post(
+        f"{ingress.url}/events", json={"events": [routing_event(conv("wrap"), 1)]}, timeout=60
+    )
+    assert wrapped.status_code == 200 and wrapped.json()["decisions"][0]["kind"] == "no_agent"
+
+
+def test_a_redelivered_event_is_messaged_once(ingress: Ingress) -> None:
+    ingress.account.scenario({"1": ([], None)})
+    event = routing_event(conv("again"), 1)
+    first = httpx2.post(f"{ingress.url}/events", json=event, timeout=60).json()["decisions"][0]
+    second = httpx2.post(f"{ingress.url}/events", json=event, timeout=60).json()["decisions"][0]
+    assert first["message_id"] == second["message_id"] and second["duplicate"] is True
+    recorded = [
+        m for m in ingress.account.messages() if m["conversation_id"] == event["general"]["convId"]
+    ]
+    assert len(recorded) == 1
+
+
+def test_an_upstream_failure_is_a_503_then_the_retry_succeeds(ingress: Ingress) -> None:
+    ingress.account.scenario({"1": ([], None)})
+    ingress.account.fault("agent_view", count=9, status=502)  # 3 client attempts x 3 task runs
+    event = routing_event(conv("fail"), 1)
+    failed = httpx2.post(f"{ingress.url}/events", json=event, timeout=120)
+    assert failed.status_code == 503
+    assert failed.headers["retry-after"] == "1"
+    assert "502" in failed.json()["error"]
+    assert "sbx-" not in failed.text
+    retried = httpx2.post(f"{ingress.url}/events", json=event, timeout=60)
+    assert retried.status_code == 200
+    assert retried.json()["decisions"][0]["message_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error_starts"),
+    [
+        (b"{not json", 400, "body: not JSON"),
+        (b"[]", 422, "events: the list is empty"),
+        (json.dumps([routing_event("big", 1)] * 1001).encode(), 413, "events: 1001 events"),
+        (
+            b'{"general": {"convId": "c"}, "routing": {"newSkillId": 1}}',
+            422,
+            "events[0].general.dialogId",
+        ),
+    ],
+)
+def test_bad_requests_get_a_4xx_naming_the_problem(ingress, body, status, error_starts) -> None:
+    answer = httpx2.post(
+        f"{ingress.url}/events", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == status
+    assert answer.json()["error"].startswith(error_starts)
+
+
+ids = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=300),
+    st.integers(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@st.composite
+def bad_payloads(draw: st.DrawFn) -> object:
+    events = draw(
+        st.lists(
+            st.fixed_dictionaries({"conv": ids, "dialog": ids, "skill": ids}),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    payload = [
+        {
+            "general": {"convId": e["conv"], "dialogId": e["dialog"]},
+            "routing": {"newSkillId": e["skill"]},
+        }
+        for e in events
+    ]
+    victim = draw(st.integers(min_value=0, max_value=len(payload) - 1))
+    section, field = draw(
+        st.sampled_from([("general", "convId"), ("general", "dialogId"), ("routing", "newSkillId")])
+    )
+    if draw(st.booleans()):
+        del payload[victim][section][field]  # a missing id
+    else:
+        payload[victim][section][field] = draw(
+            st.one_of(
+                st.none(),
+                st.booleans(),
+                st.floats(),
+                st.text(min_size=1).map(lambda t: t + "é"),
+                st.just(""),
+            )
+        )
+    return payload
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payload=bad_payloads())
+def test_generated_bad_payloads_are_refused_naming_the_field_and_nothing_is_sent(
+    ingress: Ingress, payload
+) -> None:
+    before = len(ingress.account.messages())
+    answer = httpx2.post(f"{ingress.url}/events", json=payload, timeout=30)
+    assert 400 <= answer.status_code < 500
+    error = answer.json()["error"]
+    assert error.startswith("events[")
+    assert any(name in error for name in ("convId", "dialogId", "newSkillId"))
+    assert len(ingress.account.messages()) == before
+    assert ingress.health()["status"] == "ok"
+    assert ingress.process.poll() is None
