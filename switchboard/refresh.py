@@ -49,6 +49,7 @@ from switchboard.vault import CredentialLock, CredentialStore, VersionedToken
 
 __all__ = [
     "MAX_INLINE_WAIT_SECONDS",
+    "Plan",
     "Refresher",
     "Snapshot",
     "backoff_seconds",
@@ -140,6 +141,14 @@ def due_reason(
     return None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Which credentials a run refreshes, and what the others look like."""
+
+    due: list[str]
+    skipped: list[RefreshOutcome]
+
+
 class _Adopted(Exception):
     """Another run refreshed the credential while we were deciding to."""
 
@@ -191,20 +200,26 @@ class Refresher:
             health=self.store.read_health(name),
         )
 
-    def due(
+    def plan(
         self, names: Iterable[str], *, force: bool = False, now: datetime | None = None
-    ) -> list[str]:
-        """Those of ``names`` due now; an unreadable one counts as due (its refresh says why)."""
+    ) -> Plan:
+        """Split ``names`` into those due now and the rest (as ``skipped`` outcomes).
+
+        One that cannot be read counts as due: its refresh reports why.
+        """
         moment = now or utcnow()
-        selected = []
+        plan = Plan(due=[], skipped=[])
         for name in names:
             try:
-                reason = due_reason(self.snapshot(name), self.settings, now=moment, force=force)
+                snapshot = self.snapshot(name)
             except SwitchboardError:
-                reason = "unreadable"
-            if reason is not None:
-                selected.append(name)
-        return selected
+                plan.due.append(name)
+                continue
+            if due_reason(snapshot, self.settings, now=moment, force=force) is None:
+                plan.skipped.append(self._outcome(name, "skipped", snapshot, replayed=False))
+            else:
+                plan.due.append(name)
+        return plan
 
     # -- one credential --------------------------------------------------------------------
 

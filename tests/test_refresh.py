@@ -84,8 +84,8 @@ def test_due_after_refresh_after(refresher: Refresher, new_credential: NewCreden
     name, _ = new_credential()
     refresher.refresh(name)
     token = stored(refresher.store, name)
-    assert refresher.due([name], now=token.refresh_after - timedelta(seconds=1)) == []
-    assert refresher.due([name], now=token.refresh_after) == [name]
+    assert refresher.plan([name], now=token.refresh_after - timedelta(seconds=1)).due == []
+    assert refresher.plan([name], now=token.refresh_after).due == [name]
 
 
 def test_keep_alive_makes_idle_refresh_tokens_due(
@@ -96,15 +96,15 @@ def test_keep_alive_makes_idle_refresh_tokens_due(
     token = stored(refresher.store, name)
     idle = token.obtained_at + timedelta(seconds=settings.keep_alive_seconds)
     assert idle < token.refresh_after
-    assert refresher.due([name], now=idle - timedelta(seconds=1)) == []
-    assert refresher.due([name], now=idle) == [name]
+    assert refresher.plan([name], now=idle - timedelta(seconds=1)).due == []
+    assert refresher.plan([name], now=idle).due == [name]
 
 
 def test_discovery_lists_many(refresher: Refresher, new_credential: NewCredential) -> None:
     names = [new_credential()[0] for _ in range(12)]
     assert set(names) <= set(refresher.discover())
     assert refresher.discover(names[:3]) == names[:3]
-    assert refresher.due(names) == names
+    assert refresher.plan(names).due == names
     with pytest.raises(Exception, match="no client definition for nope"):
         refresher.discover(["nope"])
 

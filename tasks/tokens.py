@@ -1,0 +1,266 @@
+"""Prefect tasks over the token core: plan, refresh one credential, report, explain a failure.
+
+Tasks take credential *names* and a Vault block name, never a secret; they return names,
+states and error classes only, persist no result and use no cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import cast
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+from prefect.logging import get_run_logger
+
+from switchboard._exceptions import SwitchboardError
+from switchboard._models import CredentialHealth, RefreshOutcome, utcnow
+from switchboard._settings import TokenSettings, VaultSettings, load
+from switchboard.refresh import Plan, Refresher
+from switchboard.vault import CredentialStore
+
+__all__ = [
+    "REPORT_ARTIFACT_KEY",
+    "CredentialRefreshFailed",
+    "explain_credential_failure",
+    "plan_refreshes",
+    "publish_refresh_report",
+    "read_credential_health",
+    "refresh_credential",
+    "refresher_for",
+]
+
+REPORT_ARTIFACT_KEY = "token-refresh-report"
+RUNBOOK_ARTIFACT_KEY = "credential-failure-runbook"
+
+_refreshers: dict[str | None, Refresher] = {}
+_refreshers_guard = threading.Lock()
+
+
+class CredentialRefreshFailed(SwitchboardError):
+    """A credential's refresh failed; ``outcome`` says how (no secret in it)."""
+
+    def __init__(self, outcome: RefreshOutcome) -> None:
+        super().__init__(f"{outcome.name}: {outcome.error_class}: {outcome.message}")
+        self.outcome = outcome
+
+
+def refresher_for(vault_block: str | None) -> Refresher:
+    """One ``Refresher`` per Vault block name per process (``None``: the ``VAULT_*`` settings)."""
+    with _refreshers_guard:
+        refresher = _refreshers.get(vault_block)
+        if refresher is None:
+            if vault_block is None:
+                vault_settings = load(VaultSettings)
+            else:
+                from blocks.vault import VaultConnection
+
+                # sync here: tasks run in worker threads without an event loop
+                connection = cast(VaultConnection, VaultConnection.load(vault_block))
+                vault_settings = connection.to_settings()
+            store = CredentialStore.from_settings(vault_settings)
+            refresher = _refreshers[vault_block] = Refresher(store, load(TokenSettings))
+        return refresher
+
+
+def _emit(event: str, outcome: RefreshOutcome) -> None:
+    emit_event(
+        event=event,
+        resource={
+            "prefect.resource.id": f"switchboard.credential.{outcome.name}",
+            "prefect.resource.name": outcome.name,
+        },
+        payload={
+            "credential": outcome.name,
+            "status": outcome.status,
+            "state": outcome.state,
+            "error_class": outcome.error_class,
+        },
+    )
+
+
+@task(name="plan-refreshes", persist_result=False, cache_policy=NO_CACHE)
+def plan_refreshes(
+    credentials: list[str] | None, force: bool = False, vault_block: str | None = None
+) -> Plan:
+    """Discover the credentials (all, or the given names) and pick those due now.
+
+    Args:
+        credentials: names to consider; ``None`` means every credential under the base path.
+        force: treat every credential as due.
+        vault_block: name of a ``VaultConnection`` block; ``None`` uses the settings.
+
+    Returns:
+        The due names, and a ``skipped`` outcome for each of the others.
+    """
+    logger = get_run_logger()
+    refresher = refresher_for(vault_block)
+    plan = refresher.plan(refresher.discover(credentials), force=force)
+    logger.info("%d credential(s) due, %d not due", len(plan.due), len(plan.skipped))
+    return plan
+
+
+@task(
+    name="refresh-credential",
+    task_run_name="refresh-{credential}",
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def refresh_credential(
+    credential: str, force: bool = False, vault_block: str | None = None
+) -> RefreshOutcome:
+    """Refresh one credential (single-flight, write-ahead) and emit its event.
+
+    Args:
+        credential: the credential's name under ``<base>/credentials/``.
+        force: refresh even when not due.
+        vault_block: name of a ``VaultConnection`` block; ``None`` uses the settings.
+
+    Returns:
+        The outcome: status, health state, expiry and error class; never a token.
+
+    Raises:
+        CredentialRefreshFailed: the refresh failed; the health record in Vault says why.
+    """
+    logger = get_run_logger()
+    outcome = refresher_for(vault_block).refresh(credential, force=force)
+    if outcome.status == "failed":
+        logger.error(
+            "%s: %s (%s): %s", credential, outcome.state, outcome.error_class, outcome.message
+        )
+        _emit("switchboard.token.refresh-failed", outcome)
+        raise CredentialRefreshFailed(outcome)
+    logger.info("%s: %s, state %s", credential, outcome.status, outcome.state)
+    if outcome.status == "refreshed":
+        _emit("switchboard.token.refreshed", outcome)
+    if outcome.recovered:
+        _emit("switchboard.token.recovered", outcome)
+    return outcome
+
+
+def _expires_in(outcome: RefreshOutcome) -> str:
+    if outcome.expires_at is None:
+        return "-"
+    left = outcome.expires_at - utcnow()
+    if left <= timedelta(0):
+        return "expired"
+    minutes = int(left.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+@task(name="publish-refresh-report", persist_result=False, cache_policy=NO_CACHE)
+def publish_refresh_report(outcomes: list[RefreshOutcome]) -> None:
+    """Leave a table artifact: one row per credential, no secret in any cell."""
+    rows = [
+        {
+            "credential": outcome.name,
+            "result": outcome.status,
+            "state": outcome.state or "-",
+            "expires in": _expires_in(outcome),
+            "last error": outcome.error_class or "-",
+        }
+        for outcome in sorted(outcomes, key=lambda o: o.name)
+    ]
+    failed = sum(1 for outcome in outcomes if outcome.status == "failed")
+    create_table_artifact(
+        table=rows,
+        key=REPORT_ARTIFACT_KEY,
+        description=f"Token refresh: {len(outcomes)} credential(s), {failed} failed.",
+    )
+
+
+@task(name="read-credential-health", persist_result=False, cache_policy=NO_CACHE)
+def read_credential_health(
+    credential: str, vault_block: str | None = None
+) -> CredentialHealth | None:
+    """The credential's health record from Vault (holds no secret)."""
+    return refresher_for(vault_block).store.read_health(credential)
+
+
+_RUNBOOKS = {
+    "CredentialRevoked": (
+        "The identity provider answered `invalid_grant`: the refresh token is revoked or "
+        "expired. Switchboard will not retry it.\n\n"
+        "1. Obtain a new refresh token for this client from the provider.\n"
+        "2. Seed it: `switchboard credentials seed {name}` (reads it from stdin), or\n"
+        "   `bao kv put {mount}/{base}/credentials/{name}/seed refresh_token=-`.\n"
+        "3. Run the `acquire-token` deployment for `{name}` (or wait for the next refresh run)."
+    ),
+    "ClientRejected": (
+        "The token endpoint rejected the client (`invalid_client`, `unauthorized_client` or "
+        "`invalid_scope`): the client definition is wrong.\n\n"
+        "1. Check `client_id`, the secret(s), `grant`, `scope` and `auth_method` at "
+        "`{mount}/{base}/credentials/{name}/client`.\n"
+        "2. To rotate a client secret without downtime, write `client_secrets` as a list with "
+        "the new secret first and the old one second; drop the old one later.\n"
+        "3. Run the `acquire-token` deployment for `{name}`."
+    ),
+    "ConfigurationError": (
+        "The stored client definition (or seed) is missing or invalid; the message names the "
+        "field.\n\n1. Fix it with `switchboard credentials add {name} ...` or `bao kv put`.\n"
+        "2. Run the `acquire-token` deployment for `{name}`."
+    ),
+    "TransientTokenError": (
+        "The token endpoint is unreachable, slow, failing (5xx) or rate limiting (429). "
+        "Switchboard backs off and retries by itself; the refresh token is kept.\n\n"
+        "1. Check the provider's status and the network path to the token URL.\n"
+        "2. If the token expires before the provider recovers, consumers will get 401s."
+    ),
+    "VaultUnavailable": (
+        "Vault did not answer or is sealed. A pair obtained meanwhile is kept in the local "
+        "write-ahead journal and written on the next run.\n\n"
+        "1. Check Vault's health (`bao status`) and unseal it if needed."
+    ),
+    "VaultPermissionDenied": (
+        "Vault's policy does not let Switchboard's identity use this credential's paths.\n\n"
+        "1. Compare the policy (vault/policies/) with the paths under "
+        "`{mount}/{base}/credentials/{name}/`."
+    ),
+}
+_GENERIC_RUNBOOK = (
+    "An unexpected failure. Read the health record at `{mount}/{base}/credentials/{name}/health` "
+    "and the flow run's logs, then run the `acquire-token` deployment for `{name}`."
+)
+
+
+@task(name="explain-credential-failure", persist_result=False, cache_policy=NO_CACHE)
+def explain_credential_failure(
+    credential: str,
+    error_class: str,
+    health: CredentialHealth | None,
+    vault_block: str | None = None,
+) -> str:
+    """Publish a markdown runbook for the failure and log it at error level.
+
+    Returns:
+        The error class the runbook was chosen for (the health record's, when there is one).
+    """
+    logger = get_run_logger()
+    store = refresher_for(vault_block).store
+    kind = (health.error_class if health and health.error_class else None) or error_class
+    steps = _RUNBOOKS.get(kind, _GENERIC_RUNBOOK).format(
+        name=credential, mount=store.kv.mount, base=store.base_path
+    )
+    if health is None:
+        status = "No health record yet."
+    else:
+        status = (
+            f"state **{health.state}**, {health.consecutive_failures} consecutive failure(s), "
+            f"last attempt {health.last_attempt_at}, last success {health.last_success_at}, "
+            f"token expires {health.expires_at}.\n\n> {health.message or ''}"
+        )
+    create_markdown_artifact(
+        markdown=f"# Credential `{credential}`: {kind}\n\n{status}\n\n## What to do\n\n{steps}\n",
+        key=RUNBOOK_ARTIFACT_KEY,
+        description=f"Runbook for credential {credential} ({kind}).",
+    )
+    logger.error(
+        "credential %s needs attention: %s (%s)",
+        credential,
+        kind,
+        health.state if health else "no health record",
+    )
+    return kind

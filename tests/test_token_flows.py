@@ -1,0 +1,211 @@
+"""The token flows through a real Prefect server, OpenBao and the sandbox.
+
+Each test uses its own VaultConnection block with its own base path, so discovery
+("every credential") sees only that test's credentials.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from sandbox.servers import ManagedProcess
+from switchboard._models import ClientDefinition
+from switchboard._settings import TokenSettings
+from switchboard.vault import KV, CredentialStore
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+@pytest.fixture
+def vault_block(
+    openbao: ManagedProcess, prefect_server: ManagedProcess, tmp_path, monkeypatch
+) -> str:
+    from blocks.vault import VaultConnection
+
+    monkeypatch.setenv("SWITCHBOARD_TOKEN_JOURNAL_DIR", str(tmp_path / "journal"))
+    monkeypatch.setenv("SWITCHBOARD_TOKEN_MAX_ATTEMPTS", "2")
+    name = f"vault-{uuid.uuid4().hex[:8]}"
+    VaultConnection(
+        address=openbao.url, token=SecretStr(openbao.extra["root_token"]), base_path=f"flows-{name}"
+    ).save(name)
+    return name
+
+
+@pytest.fixture
+def block_store(vault_block: str) -> CredentialStore:
+    from tasks.tokens import refresher_for
+
+    return refresher_for(vault_block).store
+
+
+@pytest.fixture
+def add_credential(sandbox: ManagedProcess, block_store: CredentialStore) -> Callable[..., str]:
+    def add(name: str, grant: str = "client_credentials", secret: str | None = None) -> str:
+        grants = [grant]
+        client = (
+            httpx2.post(
+                f"{sandbox.url}/_control/clients",
+                json={"client_id": f"{name}-{uuid.uuid4().hex[:6]}", "grant_types": grants},
+            )
+            .raise_for_status()
+            .json()
+        )
+        block_store.put_client(
+            name,
+            ClientDefinition(
+                token_url=f"{sandbox.url}/oauth/token",
+                client_id=client["client_id"],
+                client_secrets=(SecretStr(secret or client["client_secret"]),),
+                grant=grant,  # type: ignore[arg-type]
+            ),
+        )
+        if client.get("refresh_token"):
+            block_store.put_seed(name, SecretStr(client["refresh_token"]))
+        return name
+
+    return add
+
+
+def _api(prefect_server: ManagedProcess) -> str:
+    return prefect_server.extra["api_url"]
+
+
+def _artifacts(prefect_server: ManagedProcess, flow_run_id: Any) -> list[dict[str, Any]]:
+    body = {"artifacts": {"flow_run_id": {"any_": [str(flow_run_id)]}}}
+    response = httpx2.post(f"{_api(prefect_server)}/artifacts/filter", json=body)
+    return response.raise_for_status().json()
+
+
+def _events(prefect_server: ManagedProcess, credential: str, expected: set[str]) -> set[str]:
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=10)
+    body = {"filter": {"resource": {"id": [f"switchboard.credential.{credential}"]}}, "limit": 50}
+    deadline = time.monotonic() + 30
+    while True:  # events are stored asynchronously by the server
+        found = httpx2.post(f"{_api(prefect_server)}/events/filter", json=body).json()
+        names = {event["event"] for event in found["events"]}
+        if expected <= names or time.monotonic() > deadline:
+            for event in found["events"]:
+                assert "sbx-" not in str(event["payload"])
+            return names
+        time.sleep(0.5)
+
+
+def test_refresh_due_tokens_reports_and_fails_only_after_all_ran(
+    prefect_server: ManagedProcess,
+    vault_block: str,
+    block_store: CredentialStore,
+    add_credential: Callable[..., str],
+) -> None:
+    from flows.refresh_due_tokens import refresh_due_tokens
+    from tasks.tokens import REPORT_ARTIFACT_KEY
+
+    good = [add_credential("alpha"), add_credential("beta", grant="refresh_token")]
+    bad = add_credential("broken", secret="sbx-wrong")
+    state = refresh_due_tokens(vault_block=vault_block, return_state=True)
+    assert state.is_failed()
+    assert "broken" in (state.message or "")
+    for name in good:
+        assert block_store.read_token(name).token is not None
+    health = block_store.read_health(bad)
+    assert health is not None and health.state == "misconfigured"
+
+    artifacts = _artifacts(prefect_server, state.state_details.flow_run_id)
+    table = next(a for a in artifacts if a["key"] == REPORT_ARTIFACT_KEY)
+    assert table["type"] == "table"
+    rows = {row["credential"]: row for row in __import__("json").loads(table["data"])}
+    assert rows["alpha"]["result"] == "refreshed" and rows["alpha"]["state"] == "healthy"
+    assert rows["broken"]["last error"] == "ClientRejected"
+    assert "sbx-" not in table["data"]
+
+    assert "switchboard.token.refreshed" in _events(
+        prefect_server, "alpha", {"switchboard.token.refreshed"}
+    )
+    assert "switchboard.token.refresh-failed" in _events(
+        prefect_server, "broken", {"switchboard.token.refresh-failed"}
+    )
+
+    # nothing due now: a second run skips both good ones and leaves the broken one backing off
+    outcomes = refresh_due_tokens(credentials=good, vault_block=vault_block)
+    assert [o.status for o in outcomes] == ["skipped", "skipped"]
+
+
+def test_acquire_token_and_recovery_event(
+    prefect_server: ManagedProcess,
+    vault_block: str,
+    block_store: CredentialStore,
+    add_credential: Callable[..., str],
+    sandbox: ManagedProcess,
+) -> None:
+    from flows.acquire_token import acquire_token
+
+    name = add_credential("gamma", grant="refresh_token")
+    client_id = block_store.read_client(name).client_id
+    httpx2.post(
+        f"{sandbox.url}/_control/faults",
+        json={"endpoint": "token", "client_id": client_id, "status": 503, "count": 2},
+    )
+    assert acquire_token(name, vault_block=vault_block, return_state=True).is_failed()
+    outcome = acquire_token(name, vault_block=vault_block)
+    assert (outcome.status, outcome.recovered) == ("refreshed", True)
+    token = block_store.read_token(name).token
+    assert token is not None
+    ping = httpx2.get(
+        f"{sandbox.url}/api/ping",
+        headers={"Authorization": f"Bearer {token.access_token.get_secret_value()}"},
+    )
+    assert ping.status_code == 200
+    assert "switchboard.token.recovered" in _events(
+        prefect_server, name, {"switchboard.token.recovered"}
+    )
+
+
+def test_keep_alive_refreshes_idle_refresh_tokens(
+    vault_block: str, block_store: CredentialStore, add_credential: Callable[..., str]
+) -> None:
+    from flows.keep_alive_tokens import keep_alive_tokens
+    from flows.refresh_due_tokens import refresh_due_tokens
+
+    rotating = add_credential("delta", grant="refresh_token")
+    add_credential("epsilon")
+    refresh_due_tokens(vault_block=vault_block)
+    before = block_store.read_token(rotating).version
+    outcomes = keep_alive_tokens(min_idle_hours=0, vault_block=vault_block)
+    assert [(o.name, o.status) for o in outcomes] == [("delta", "refreshed")]
+    assert block_store.read_token(rotating).version == before + 1
+    assert keep_alive_tokens(min_idle_hours=12, vault_block=vault_block) == []
+
+
+def test_handle_credential_failure_publishes_a_runbook(
+    prefect_server: ManagedProcess,
+    vault_block: str,
+    add_credential: Callable[..., str],
+) -> None:
+    from flows.handle_credential_failure import handle_credential_failure
+    from flows.refresh_due_tokens import refresh_due_tokens
+
+    name = add_credential("zeta", secret="sbx-wrong")
+    refresh_due_tokens(credentials=[name], vault_block=vault_block, return_state=True)
+    state = handle_credential_failure(name, "whatever", vault_block=vault_block, return_state=True)
+    assert state.result() == "ClientRejected"
+    artifacts = _artifacts(prefect_server, state.state_details.flow_run_id)
+    markdown = next(a for a in artifacts if a["type"] == "markdown")["data"]
+    assert "client_secrets" in markdown and "misconfigured" in markdown
+    assert "sbx-" not in markdown
+
+
+def test_max_concurrency_setting_is_named_when_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    from switchboard._exceptions import ConfigurationError
+    from switchboard._settings import load
+
+    monkeypatch.setenv("SWITCHBOARD_TOKEN_MAX_CONCURRENCY", "zero")
+    with pytest.raises(ConfigurationError, match="SWITCHBOARD_TOKEN_MAX_CONCURRENCY"):
+        load(TokenSettings)
