@@ -6,6 +6,7 @@ Each test uses its own VaultConnection block with its own base path, so discover
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from pydantic import SecretStr
 from sandbox.servers import ManagedProcess
 from switchboard._models import ClientDefinition
 from switchboard._settings import TokenSettings
-from switchboard.vault import KV, CredentialStore
+from switchboard.vault import CredentialStore
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -121,7 +122,7 @@ def test_refresh_due_tokens_reports_and_fails_only_after_all_ran(
     artifacts = _artifacts(prefect_server, state.state_details.flow_run_id)
     table = next(a for a in artifacts if a["key"] == REPORT_ARTIFACT_KEY)
     assert table["type"] == "table"
-    rows = {row["credential"]: row for row in __import__("json").loads(table["data"])}
+    rows = {row["credential"]: row for row in json.loads(table["data"])}
     assert rows["alpha"]["result"] == "refreshed" and rows["alpha"]["state"] == "healthy"
     assert rows["broken"]["last error"] == "ClientRejected"
     assert "sbx-" not in table["data"]
