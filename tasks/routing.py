@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from typing import cast
 
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from blocks.liveperson import LivePersonAccount, account_settings
+from blocks.vault import VaultConnection
+from switchboard._settings import TokenSettings, load
 from switchboard.consumer import AccessTokenCache, default_cache
 from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
+from switchboard.refresh import Refresher
 from switchboard.routing import (
     Decision,
     DecisionKind,
@@ -51,21 +55,28 @@ async def connect_account(account_block: str | None, vault_block: str | None) ->
     Bearers come from the token cache of the named Vault block, else the process default.
     Clients and caches are reused across flow runs in one process (the ingress).
     """
-    block = await LivePersonAccount.aload(account_block) if account_block else None
+    block = (
+        cast(LivePersonAccount, await LivePersonAccount.aload(account_block))
+        if account_block
+        else None
+    )
     settings = account_settings(block)
     return await client_pool.get(settings, await _token_cache(vault_block))
 
 
 async def _token_cache(vault_block: str | None) -> AccessTokenCache:
+    """The process default, or one per Vault block whose refresh hook is the token half's."""
     if vault_block is None:
         return await asyncio.to_thread(default_cache)
     cache = _token_caches.get(vault_block)
     if cache is None:
-        from blocks.vault import VaultConnection  # the token half's block
-
-        connection = await VaultConnection.aload(vault_block)
+        connection = cast(VaultConnection, await VaultConnection.aload(vault_block))
         store = await asyncio.to_thread(CredentialStore.from_settings, connection.to_settings())
-        cache = _token_caches.setdefault(vault_block, AccessTokenCache(store))
+        refresher = Refresher(store, load(TokenSettings))
+        cache = _token_caches.setdefault(
+            vault_block,
+            AccessTokenCache(store, refresh=lambda n: refresher.refresh(n, force=True)),
+        )
     return cache
 
 

@@ -177,3 +177,21 @@ async def test_the_same_event_twice_and_a_task_retry_message_once(account) -> No
     assert [d.message_id for d in first[:4]] == [d.message_id for d in second]
     assert first[4].message_id == first[0].message_id
     assert all(d.duplicate for d in second)
+
+
+async def test_a_named_vault_block_supplies_the_bearer(account, openbao, vault_root) -> None:
+    from blocks.vault import VaultConnection
+
+    vault_block = f"{account.block}-vault"
+    await VaultConnection(address=openbao.url, token=vault_root.token).save(vault_block)
+    set_default_cache(None)  # the default cache is not used with a block
+    account.scenario({"1": ([], None)})
+    c = conv("vb")
+    state = await route_conversations(
+        events=[routing_event(c, 1)],
+        account_block=account.block,
+        vault_block=vault_block,
+        return_state=True,
+    )
+    assert state.is_completed(), state.message
+    assert [m["conversation_id"] for m in account.messages()] == [c]
