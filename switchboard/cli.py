@@ -1,0 +1,228 @@
+"""``switchboard``: add credentials to Vault, seed them, list their health, refresh them.
+
+Secrets never go on the command line (where ``ps`` and shell history would keep them):
+client secrets, refresh tokens and API keys are read from stdin, or from the environment
+variable named by an option. Vault is reached with the usual ``VAULT_*`` / ``SWITCHBOARD_VAULT_*``
+settings. Other parts of Switchboard add their own subcommands through ``DELEGATED``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from pydantic import SecretStr, ValidationError
+
+from switchboard._exceptions import ConfigurationError, SwitchboardError
+from switchboard._models import ClientDefinition, OAuth1Keys, format_time
+from switchboard._settings import TokenSettings, VaultSettings, load
+
+__all__ = ["DELEGATED", "main"]
+
+DELEGATED: dict[str, tuple[str, str]] = {
+    # subcommand: (module whose ``main(argv) -> int`` runs it, help line)
+    "ingest": ("switchboard.ingress.__main__", "serve the routing-event ingress (HTTP)"),
+    "vault": ("switchboard.admin", "set up Vault: policies and the flows' AppRole identity"),
+}
+"""Subcommands owned by other modules; they parse their own arguments."""
+
+
+def _store():  # type: ignore[no-untyped-def]  # -> CredentialStore, imported late (hvac)
+    from switchboard.vault import CredentialStore
+
+    return CredentialStore.from_settings(load(VaultSettings))
+
+
+def _read_secret_lines(what: str, stdin: TextIO) -> list[str]:
+    """Non-empty lines from stdin, or one line typed at a hidden prompt on a terminal."""
+    if stdin.isatty():
+        typed = getpass.getpass(f"{what}: ")
+        lines = [typed.strip()]
+    else:
+        lines = [line.strip() for line in stdin.read().splitlines() if line.strip()]
+    if not lines or not lines[0]:
+        raise ConfigurationError(f"no {what} given: pipe it on stdin")
+    return lines
+
+
+def _secret_from(env_var: str | None, what: str, stdin: TextIO) -> list[str]:
+    if env_var is None:
+        return _read_secret_lines(what, stdin)
+    value = os.environ.get(env_var)
+    if not value:
+        raise ConfigurationError(f"{env_var} is not set or empty: it should hold the {what}")
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+def _credentials_add(args: argparse.Namespace, stdin: TextIO) -> int:
+    secrets = _secret_from(args.client_secret_env, "client secret(s), one per line", stdin)
+    fields = {
+        "token_url": args.token_url,
+        "client_id": args.client_id,
+        "client_secrets": secrets,
+        "grant": args.grant,
+        "scope": args.scope,
+        "audience": args.audience,
+        "auth_method": args.auth_method,
+        "default_lifetime_seconds": args.default_lifetime_seconds,
+    }
+    definition = ClientDefinition.from_vault(
+        {key: value for key, value in fields.items() if value is not None},
+        path="the command line",
+    )
+    store = _store()
+    store.put_client(args.name, definition)
+    print(f"stored {store.where(args.name, 'client')} ({len(secrets)} client secret(s))")
+    if definition.grant == "refresh_token":
+        print(f"next: pipe its first refresh token into `switchboard credentials seed {args.name}`")
+    return 0
+
+
+def _credentials_seed(args: argparse.Namespace, stdin: TextIO) -> int:
+    token = _secret_from(args.refresh_token_env, "refresh token", stdin)[0]
+    store = _store()
+    version = store.put_seed(args.name, SecretStr(token))
+    print(f"stored {store.where(args.name, 'seed')} (version {version}); it is used once")
+    return 0
+
+
+def _credentials_list(args: argparse.Namespace, stdin: TextIO) -> int:
+    store = _store()
+    rows = [("credential", "state", "expires at", "failures", "last error")]
+    for name in store.list_credentials():
+        health = store.read_health(name)
+        if health is None:
+            rows.append((name, "never refreshed", "-", "0", "-"))
+            continue
+        rows.append(
+            (
+                name,
+                health.state,
+                format_time(health.expires_at) if health.expires_at else "-",
+                str(health.consecutive_failures),
+                health.error_class or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
+
+
+def _oauth1_add(args: argparse.Namespace, stdin: TextIO) -> int:
+    raw = stdin.read()
+    try:
+        keys = OAuth1Keys.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as exc:
+        field = ""
+        if isinstance(exc, ValidationError):
+            field = f" (field `{exc.errors()[0]['loc'][0]}`)"
+        raise ConfigurationError(
+            "stdin must be a JSON object with consumer_key, consumer_secret, token and "
+            f"token_secret{field}"
+        ) from None
+    store = _store()
+    store.put_oauth1(args.name, keys)
+    print(f"stored OAuth 1 keys {args.name}")
+    return 0
+
+
+def _refresh(args: argparse.Namespace, stdin: TextIO) -> int:
+    from switchboard.refresh import Refresher
+
+    refresher = Refresher(_store(), load(TokenSettings))
+    names = refresher.discover(args.names or None)
+    failed = 0
+    for name in names:
+        outcome = refresher.refresh(name, force=args.force)
+        expires = format_time(outcome.expires_at) if outcome.expires_at else "-"
+        line = f"{name}: {outcome.status} (state {outcome.state or '-'}, expires {expires})"
+        if outcome.status == "failed":
+            failed += 1
+            line += f": {outcome.error_class}: {outcome.message}"
+        print(line)
+    return 1 if failed else 0
+
+
+Handler = Callable[[argparse.Namespace, TextIO], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard", description="Keep OAuth tokens alive in Vault."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    credentials = commands.add_parser("credentials", help="OAuth 2 credentials in Vault")
+    actions = credentials.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="write a client definition (client secret from stdin or --client-secret-env)",
+        description="Client secrets are read from stdin (one per line, newest first, to "
+        "rotate) or from the variable named by --client-secret-env; never from argv.",
+    )
+    add.add_argument("name", help="credential name (one path segment)")
+    add.add_argument("--token-url", required=True, help="the token endpoint URL")
+    add.add_argument("--client-id", required=True, help="the OAuth client id")
+    add.add_argument(
+        "--grant", choices=["client_credentials", "refresh_token"], default="client_credentials"
+    )
+    add.add_argument("--scope", help="space-separated scopes to request")
+    add.add_argument("--audience", help="audience parameter, for providers that need one")
+    add.add_argument("--auth-method", choices=["client_secret_basic", "client_secret_post"])
+    add.add_argument(
+        "--default-lifetime-seconds", type=int, help="lifetime when no expires_in is sent"
+    )
+    add.add_argument("--client-secret-env", metavar="VAR", help="read the secret(s) from $VAR")
+    add.set_defaults(handler=_credentials_add)
+
+    seed = actions.add_parser("seed", help="write the first refresh token (from stdin)")
+    seed.add_argument("name")
+    seed.add_argument("--refresh-token-env", metavar="VAR", help="read it from $VAR instead")
+    seed.set_defaults(handler=_credentials_seed)
+
+    listing = actions.add_parser("list", help="every credential's health (no secrets)")
+    listing.set_defaults(handler=_credentials_list)
+
+    oauth1 = commands.add_parser("oauth1", help="OAuth 1.0a API keys in Vault")
+    oauth1_actions = oauth1.add_subparsers(dest="action", required=True, metavar="ACTION")
+    oauth1_add = oauth1_actions.add_parser("add", help="write API keys given as JSON on stdin")
+    oauth1_add.add_argument("name")
+    oauth1_add.set_defaults(handler=_oauth1_add)
+
+    refresh = commands.add_parser("refresh", help="refresh credentials now, without Prefect")
+    refresh.add_argument("names", nargs="*", metavar="NAME", help="default: every credential")
+    refresh.add_argument("--force", action="store_true", help="refresh even if not due")
+    refresh.set_defaults(handler=_refresh)
+
+    for name, (_module, help_line) in DELEGATED.items():
+        commands.add_parser(name, help=help_line, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in DELEGATED:
+        module = importlib.import_module(DELEGATED[arguments[0]][0])
+        code: int = module.main(arguments[1:])
+        return code
+    args = _parser().parse_args(arguments)
+    handler: Handler = args.handler
+    try:
+        return handler(args, stdin or sys.stdin)
+    except ConfigurationError as exc:
+        print(f"switchboard: error: {exc}", file=sys.stderr)
+        return 2
+    except SwitchboardError as exc:
+        print(f"switchboard: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
