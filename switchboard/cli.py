@@ -15,7 +15,8 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
 from pydantic import SecretStr, ValidationError
 
@@ -23,17 +24,41 @@ from switchboard._exceptions import ConfigurationError, SwitchboardError
 from switchboard._models import ClientDefinition, OAuth1Keys, format_time
 from switchboard._settings import TokenSettings, VaultSettings, load
 
-__all__ = ["DELEGATED", "main"]
+if TYPE_CHECKING:  # hvac is imported only by the commands that talk to Vault
+    from switchboard.vault import CredentialStore
 
-DELEGATED: dict[str, tuple[str, str]] = {
-    # subcommand: (module whose ``main(argv) -> int`` runs it, help line)
-    "ingest": ("switchboard.ingress.__main__", "serve the routing-event ingress (HTTP)"),
-    "vault": ("switchboard.admin", "set up Vault: policies and the flows' AppRole identity"),
+__all__ = ["DELEGATED", "Delegated", "main"]
+
+
+@dataclass(frozen=True)
+class Delegated:
+    """A subcommand another module owns, imported only when it is invoked.
+
+    With ``add``/``run`` (function names in ``module``) the CLI builds the subcommand's parser
+    with ``add(parser)`` and calls ``run(args)``; without them it calls ``module.main(argv)``.
+    """
+
+    module: str
+    help: str
+    add: str | None = None
+    run: str | None = None
+
+
+DELEGATED: dict[str, Delegated] = {
+    "ingest": Delegated(
+        "switchboard.ingress._serve",
+        "serve the routing-event ingress (HTTP)",
+        add="add_ingest_arguments",
+        run="run_ingest",
+    ),
+    "vault": Delegated(
+        "switchboard.admin", "set up Vault: policies and the flows' AppRole identity"
+    ),
 }
-"""Subcommands owned by other modules; they parse their own arguments."""
+"""Subcommands owned by other parts of Switchboard; add one here to extend the CLI."""
 
 
-def _store():  # type: ignore[no-untyped-def]  # -> CredentialStore, imported late (hvac)
+def _store() -> CredentialStore:
     from switchboard.vault import CredentialStore
 
     return CredentialStore.from_settings(load(VaultSettings))
@@ -201,20 +226,31 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--force", action="store_true", help="refresh even if not due")
     refresh.set_defaults(handler=_refresh)
 
-    for name, (_module, help_line) in DELEGATED.items():
-        commands.add_parser(name, help=help_line, add_help=False)
+    for name, delegated in DELEGATED.items():
+        commands.add_parser(name, help=delegated.help, add_help=False)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] in DELEGATED:
-        module = importlib.import_module(DELEGATED[arguments[0]][0])
-        code: int = module.main(arguments[1:])
+def _run_delegated(name: str, argv: list[str]) -> int:
+    delegated = DELEGATED[name]
+    module = importlib.import_module(delegated.module)
+    if delegated.add is None or delegated.run is None:
+        code: int = module.main(argv)
         return code
-    args = _parser().parse_args(arguments)
-    handler: Handler = args.handler
+    parser = argparse.ArgumentParser(prog=f"switchboard {name}", description=delegated.help)
+    getattr(module, delegated.add)(parser)
+    result = getattr(module, delegated.run)(parser.parse_args(argv))
+    return int(result or 0)
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code (2: bad input or settings, 1: a failure)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
+        if arguments and arguments[0] in DELEGATED:
+            return _run_delegated(arguments[0], arguments[1:])
+        args = _parser().parse_args(arguments)
+        handler: Handler = args.handler
         return handler(args, stdin or sys.stdin)
     except ConfigurationError as exc:
         print(f"switchboard: error: {exc}", file=sys.stderr)
