@@ -1,0 +1,42 @@
+"""Prefect's own block standards over every Switchboard block, and their registration."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.blocks.core import Block
+from prefect.testing.standard_test_suites import BlockStandardTestSuite
+
+from blocks.liveperson import LivePersonAccount
+from blocks.vault import VaultConnection
+from sandbox.servers import ManagedProcess
+from scripts.deploy import prefect_cli
+
+BLOCKS: list[type[Block]] = [VaultConnection, LivePersonAccount]
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda block: block.__name__)
+class TestAllBlocksAdhereToStandards(BlockStandardTestSuite):
+    @pytest.fixture
+    def block(self, block: type[Block]) -> type[Block]:
+        return block
+
+    def test_has_a_valid_image(self, block: type[Block]) -> None:
+        pytest.skip("downloads the logo from the internet, which tests here cannot reach")
+
+    def test_has_a_logo_url(self, block: type[Block]) -> None:
+        assert block._logo_url is not None
+        assert str(block._logo_url).startswith("https://")
+
+
+@pytest.mark.parametrize(
+    ("module", "block"),
+    [("blocks.vault", VaultConnection), ("blocks.liveperson", LivePersonAccount)],
+    ids=["vault", "liveperson"],
+)
+def test_prefect_block_register_finds_the_block(
+    prefect_server: ManagedProcess, module: str, block: type[Block]
+) -> None:
+    api_url = prefect_server.extra["api_url"]
+    prefect_cli(api_url, "block", "register", "-m", module)
+    listed = prefect_cli(api_url, "block", "type", "ls")
+    assert block.get_block_type_slug() in listed

@@ -1,0 +1,168 @@
+"""prefect.yaml deploys to a real Prefect server, and its runs start from the API and from events.
+
+No worker runs here: these tests check what the server creates (runs with the right parameters).
+Running them end to end is ``tests/test_postgres_scaleout.py`` and ``tests/test_demo.py``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from sandbox.servers import ManagedProcess
+from scripts.deploy import POOL, ROOT, deploy_all, prefect_cli
+
+POLL_SECONDS = 60.0
+
+Deployments = dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def api(prefect_server: ManagedProcess) -> httpx2.Client:
+    with httpx2.Client(base_url=prefect_server.extra["api_url"] + "/", timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def deployments(prefect_server: ManagedProcess, api: httpx2.Client) -> Deployments:
+    """``prefect --no-prompt deploy --all`` once; the deployments by name."""
+    deploy_all(prefect_server.extra["api_url"])
+    response = api.post("deployments/filter", json={"work_pools": {"name": {"any_": [POOL]}}})
+    response.raise_for_status()
+    return {d["name"]: d for d in response.json()}
+
+
+def flow_runs_of(api: httpx2.Client, deployment_id: str) -> list[dict[str, Any]]:
+    response = api.post(
+        "flow_runs/filter",
+        json={"deployments": {"id": {"any_": [deployment_id]}}, "limit": 200},
+    )
+    response.raise_for_status()
+    return list(response.json())
+
+
+def wait_for_run(
+    api: httpx2.Client, deployment_id: str, parameter: str, value: Any
+) -> dict[str, Any]:
+    """Poll until a run of the deployment has ``parameters[parameter] == value``."""
+    deadline = time.monotonic() + POLL_SECONDS
+    while time.monotonic() < deadline:
+        for run in flow_runs_of(api, deployment_id):
+            if run["parameters"].get(parameter) == value:
+                return run
+        time.sleep(0.5)
+    pytest.fail(f"no flow run of deployment {deployment_id} with {parameter}={value!r} appeared")
+
+
+def post_event(api: httpx2.Client, event: str, resource_id: str, payload: dict[str, Any]) -> None:
+    body = [
+        {
+            "id": str(uuid.uuid4()),
+            "occurred": datetime.now(UTC).isoformat(),
+            "event": event,
+            "resource": {"prefect.resource.id": resource_id},
+            "payload": payload,
+        }
+    ]
+    assert api.post("events", json=body).status_code == 204
+
+
+def test_every_deployment_is_self_explanatory(deployments: Deployments) -> None:
+    assert set(deployments) >= {
+        "on-demand",
+        "every-minute",
+        "daily",
+        "on-refresh-failed",
+        "routing",
+    }
+    for name, deployment in deployments.items():
+        assert deployment["description"], f"{name} has no description"
+        assert "switchboard" in deployment["tags"]
+        assert deployment["enforce_parameter_schema"] is True
+        assert deployment["parameter_openapi_schema"]["properties"], f"{name} has no parameters"
+        step = deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
+        assert Path(step["directory"]) == ROOT
+
+
+def test_schedules_and_the_refresh_concurrency_limit(deployments: Deployments) -> None:
+    refresh = deployments["every-minute"]
+    assert [s["schedule"]["interval"] for s in refresh["schedules"]] == [60.0]
+    assert refresh["global_concurrency_limit"]["limit"] == 1
+    assert refresh["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert [s["schedule"]["cron"] for s in deployments["daily"]["schedules"]] == ["17 3 * * *"]
+    for name in ("on-demand", "routing", "on-refresh-failed"):
+        assert deployments[name]["schedules"] == [], f"{name} should run only when asked"
+
+
+def test_rest_create_flow_run_carries_the_parameters(
+    deployments: Deployments, api: httpx2.Client, unique_name: str
+) -> None:
+    deployment = deployments["on-demand"]
+    response = api.post(
+        f"deployments/{deployment['id']}/create_flow_run",
+        json={"parameters": {"credential": unique_name}},
+    )
+    assert response.status_code == 201, response.text
+    run = api.get(f"flow_runs/{response.json()['id']}").json()
+    assert run["parameters"]["credential"] == unique_name
+    assert run["deployment_id"] == deployment["id"]
+
+
+def test_the_parameter_schema_rejects_bad_input(
+    deployments: Deployments, api: httpx2.Client
+) -> None:
+    deployment = deployments["on-demand"]
+    response = api.post(
+        f"deployments/{deployment['id']}/create_flow_run", json={"parameters": {"credential": 42}}
+    )
+    assert response.status_code in (409, 422), response.text
+    assert "credential" in response.text
+
+
+def test_prefect_deployment_run_from_the_cli(
+    prefect_server: ManagedProcess, deployments: Deployments, api: httpx2.Client, unique_name: str
+) -> None:
+    deployment = deployments["on-demand"]
+    flow = api.get(f"flows/{deployment['flow_id']}").json()["name"]
+    prefect_cli(
+        prefect_server.extra["api_url"],
+        "deployment",
+        "run",
+        f"{flow}/on-demand",
+        "-p",
+        f"credential={unique_name}",
+    )
+    wait_for_run(api, deployment["id"], "credential", unique_name)
+
+
+def test_a_routing_event_triggers_the_routing_deployment(
+    deployments: Deployments, api: httpx2.Client, unique_name: str
+) -> None:
+    routed = {
+        "general": {"convId": f"conv-{unique_name}", "dialogId": f"conv-{unique_name}"},
+        "routing": {"newSkillId": "12", "oldSkillId": "-1"},
+    }
+    post_event(
+        api, "liveperson.conversation.routed", "liveperson.account.demo", {"events": [routed]}
+    )
+    run = wait_for_run(api, deployments["routing"]["id"], "events", [routed])
+    assert run["parameters"]["events"][0]["general"]["convId"] == f"conv-{unique_name}"
+
+
+def test_a_refresh_failed_event_triggers_the_failure_handler(
+    deployments: Deployments, api: httpx2.Client, unique_name: str
+) -> None:
+    post_event(
+        api,
+        "switchboard.token.refresh-failed",
+        f"switchboard.credential.{unique_name}",
+        {"credential": unique_name, "error_class": "CredentialRevoked"},
+    )
+    run = wait_for_run(api, deployments["on-refresh-failed"]["id"], "credential", unique_name)
+    assert run["parameters"]["error_class"] == "CredentialRevoked"
