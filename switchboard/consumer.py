@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from switchboard._exceptions import VaultNotFound
 from switchboard._models import utcnow
+from switchboard._settings import TokenSettings, VaultSettings, load
 from switchboard.vault import CredentialStore
 
 __all__ = [
@@ -65,6 +66,28 @@ class AccessTokenCache:
         self._rejected: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+
+    @classmethod
+    def refreshing(
+        cls,
+        store: CredentialStore,
+        settings: TokenSettings,
+        *,
+        margin_seconds: float = DEFAULT_MARGIN_SECONDS,
+    ) -> AccessTokenCache:
+        """A cache that replaces a rejected or stale token with a forced single-flight refresh.
+
+        For processes allowed to refresh (the flows' identity); consumers that may only read
+        tokens use the plain constructor.
+        """
+        from switchboard.refresh import Refresher
+
+        refresher = Refresher(store, settings)
+        return cls(
+            store,
+            margin_seconds=margin_seconds,
+            refresh=lambda name: refresher.refresh(name, force=True),
+        )
 
     def _cached(self, name: str) -> SecretStr | None:
         entry = self._entries.get(name)
@@ -144,12 +167,8 @@ def default_cache() -> AccessTokenCache:
     global _default
     with _default_guard:
         if _default is None:
-            from switchboard._settings import TokenSettings, VaultSettings, load
-            from switchboard.refresh import Refresher as CoreRefresher
-
             store = CredentialStore.from_settings(load(VaultSettings))
-            core = CoreRefresher(store, load(TokenSettings))
-            _default = AccessTokenCache(store, refresh=lambda name: core.refresh(name, force=True))
+            _default = AccessTokenCache.refreshing(store, load(TokenSettings))
         return _default
 
 

@@ -102,3 +102,29 @@ def test_missing_token_says_what_to_run(
 ) -> None:
     with pytest.raises(VaultNotFound, match="acquire_token"):
         AccessTokenCache(credential_store).get(unique_name)
+
+
+def test_module_helpers_with_a_refreshing_cache(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    from switchboard.consumer import (
+        aget_access_token,
+        get_access_token,
+        invalidate_access_token,
+        set_default_cache,
+    )
+
+    name, client = new_credential()
+    refresher.refresh(name)
+    set_default_cache(AccessTokenCache.refreshing(refresher.store, refresher.settings))
+    try:
+        old = get_access_token(name)
+        assert asyncio.run(aget_access_token(name)) == old
+        httpx2.post(
+            f"{sandbox.url}/_control/expire-tokens", json={"client_id": client["client_id"]}
+        )
+        invalidate_access_token(name, old)
+        new = get_access_token(name)
+        assert new != old and ping(sandbox, new) == 200
+    finally:
+        set_default_cache(None)
