@@ -17,6 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -208,18 +209,23 @@ class Refresher:
         One that cannot be read counts as due: its refresh reports why.
         """
         moment = now or utcnow()
-        plan = Plan(due=[], skipped=[])
-        for name in names:
+
+        def skipped(name: str) -> RefreshOutcome | None:
             try:
                 snapshot = self.snapshot(name)
             except SwitchboardError:
-                plan.due.append(name)
-                continue
+                return None
             if due_reason(snapshot, self.settings, now=moment, force=force) is None:
-                plan.skipped.append(self._outcome(name, "skipped", snapshot, replayed=False))
-            else:
-                plan.due.append(name)
-        return plan
+                return self._outcome(name, "skipped", snapshot, replayed=False)
+            return None
+
+        ordered = list(names)
+        with ThreadPoolExecutor(self.settings.max_concurrency) as pool:  # reads are I/O bound
+            results = list(pool.map(skipped, ordered))
+        return Plan(
+            due=[name for name, result in zip(ordered, results, strict=True) if result is None],
+            skipped=[result for result in results if result is not None],
+        )
 
     # -- one credential --------------------------------------------------------------------
 
