@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import hvac
 import pytest
 from pydantic import SecretStr
@@ -118,12 +120,20 @@ def test_unreachable_vault_is_unavailable() -> None:
         KV(session).read("anything")
 
 
-def test_token_is_renewed_before_expiry(openbao: ManagedProcess, vault_root: hvac.Client) -> None:
-    token = vault_root.auth.token.create(policies=["default"], ttl="2s", renewable=True)["auth"]
-    session = connect(VaultSettings(addr=openbao.url, token=SecretStr(token["client_token"])))
-    session.renew()
-    info = session.client().auth.token.lookup_self()["data"]
-    assert info["renewable"] and int(info["ttl"]) > 0
+def test_token_is_renewed_before_expiry(
+    openbao: ManagedProcess, vault_root: hvac.Client, unique_name: str
+) -> None:
+    vault_root.sys.create_or_update_policy(
+        name=unique_name,
+        policy='path "secret/data/switchboard/*" { capabilities = ["create", "read", "update"] }',
+    )
+    token = vault_root.auth.token.create(policies=[unique_name], ttl="3s", renewable=True)["auth"]
+    store = CredentialStore.from_settings(
+        VaultSettings(addr=openbao.url, token=SecretStr(token["client_token"]))
+    )
+    for _ in range(4):  # 4.8 s in all: the token would have expired without renewal
+        time.sleep(1.2)
+        store.read_token(unique_name)
 
 
 def test_approle_login(openbao: ManagedProcess, vault_root: hvac.Client, unique_name: str) -> None:
@@ -142,3 +152,27 @@ def test_approle_login(openbao: ManagedProcess, vault_root: hvac.Client, unique_
     assert session.client().auth.token.lookup_self()["data"]["display_name"].startswith("approle")
     session.renew()  # AppRole tokens: renew-self, or a fresh login
     assert session.client().is_authenticated()
+
+
+def test_approle_logs_in_again_when_its_token_cannot_be_renewed(
+    openbao: ManagedProcess, vault_root: hvac.Client, unique_name: str
+) -> None:
+    if "approle/" not in vault_root.sys.list_auth_methods():
+        vault_root.sys.enable_auth_method("approle")
+    vault_root.sys.create_or_update_policy(
+        name=unique_name,
+        policy='path "secret/data/switchboard/*" { capabilities = ["read"] }',
+    )
+    vault_root.auth.approle.create_or_update_approle(
+        role_name=unique_name, token_policies=[unique_name], token_ttl="3s", token_type="batch"
+    )
+    role_id = vault_root.auth.approle.read_role_id(role_name=unique_name)["data"]["role_id"]
+    secret_id = vault_root.auth.approle.generate_secret_id(role_name=unique_name)["data"][
+        "secret_id"
+    ]
+    store = CredentialStore.from_settings(
+        VaultSettings(addr=openbao.url, token=None, role_id=role_id, secret_id=SecretStr(secret_id))
+    )
+    for _ in range(4):  # batch tokens are not renewable: a new login keeps the session alive
+        time.sleep(1.2)
+        store.read_token(unique_name)
