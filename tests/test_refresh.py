@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -235,3 +237,26 @@ def test_bad_definition_is_misconfigured(
         "ConfigurationError",
     )
     assert outcome.message is not None and "token_url" in outcome.message
+
+
+def test_invalid_grant_after_another_worker_stored_a_pair_is_adopted(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    name, client = new_credential("refresh_token")
+    refresher.refresh(name)
+    fault(sandbox, client["client_id"], status=400, error="invalid_grant", latency=2)
+    result = []
+    worker = threading.Thread(target=lambda: result.append(refresher.refresh(name, force=True)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not (lock := refresher.store.read_lock(name)) or not lock.data["owner"]:
+        assert time.monotonic() < deadline  # wait until the refresh holds the lock
+        time.sleep(0.05)
+    current = refresher.store.read_token(name)  # another worker (its lease lost) stores a pair
+    assert current.token is not None
+    theirs = current.token.model_copy(update={"obtained_at": utcnow()})
+    refresher.store.write_token(name, theirs, cas=current.version)
+    worker.join(timeout=30)
+    assert [outcome.status for outcome in result] == ["adopted"]
+    health = refresher.store.read_health(name)
+    assert health is not None and health.state == "healthy"  # not marked revoked
