@@ -13,6 +13,7 @@ Permanent errors are not retried; a refresh token is never dropped on a transien
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -246,7 +247,9 @@ class Refresher:
                     raise _Adopted
                 token, attempts = self._refresh_locked(name, snapshot, inside)
         except _Adopted:
-            return self._outcome(name, "adopted", self.snapshot(name), replayed=replayed)
+            with contextlib.suppress(SwitchboardError):  # else report what we knew before
+                snapshot = self.snapshot(name)
+            return self._outcome(name, "adopted", snapshot, replayed=replayed)
         except LockBusy as exc:
             logger.info("%s", exc)
             return self._outcome(name, "busy", snapshot, replayed=replayed)
@@ -278,7 +281,12 @@ class Refresher:
         spend, seed_version = self._refresh_token_to_spend(name, snapshot, inside)
         response, attempts = self._call_endpoint(name, definition, spend, inside)
         token = self._stored(response, definition, seed_version)
-        self.journal.record(name, token, base_version=inside.version)
+        try:
+            self.journal.record(name, token, base_version=inside.version)
+        except OSError as exc:  # the pair exists only in memory now: get it into Vault anyway
+            logger.error(
+                "%s: could not journal the new pair (%s); writing Vault directly", name, exc
+            )
         self._persist(name, token, cas=inside.version)
         self.journal.clear(name)
         logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
