@@ -1,0 +1,161 @@
+"""``python -m bench`` (``make bench``): routing and token-fleet benchmarks with raw baselines.
+
+    python -m bench                 # the issue's sizes, 3 repetitions (medians)
+    python -m bench --quick         # tiny sizes, 1 repetition: a smoke run
+    python -m bench --only tokens   # one part
+
+Writes ``bench/results/<UTC time>.json`` and ``.md`` (and ``latest.json``/``latest.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench._measure import PeakMemory
+from bench._report import render
+from bench._routing import RoutingConfig, run_routing
+from bench._servers import bench_servers
+from bench._tokens import TokenConfig, run_tokens
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _machine() -> dict[str, Any]:
+    def run(*argv: str) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+        except OSError:
+            return "?"
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    import prefect
+
+    from sandbox.servers import bao_binary
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": run("free", "-h").splitlines()[1:2],
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "prefect": prefect.__version__,
+        "openbao": run(bao_binary(), "version"),
+        "git_commit": run("git", "rev-parse", "--short", "HEAD"),
+        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
+    parser.add_argument("--only", choices=("routing", "tokens"), help="run one part only")
+    parser.add_argument("--repeats", type=int, help="repetitions per scenario (default 3)")
+    parser.add_argument("--sizes", help="routing sizes, comma-separated (default 1000,10000)")
+    parser.add_argument("--credentials", type=int, help="token fleet size (default 1000)")
+    parser.add_argument(
+        "--latency-events", type=int, help="events in the latency run (default 1000)"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=50.0, help="offered load, events/s (default 50)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1000,
+        help="requests outstanding in the throughput runs (default 1000)",
+    )
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain-ingress variant")
+    parser.add_argument("--no-core", action="store_true", help="skip the token core variant")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where results go")
+    parser.add_argument(
+        "--keep-workdir", action="store_true", help="keep server logs and audit log"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    quick = args.quick
+    repeats = args.repeats or (1 if quick else 3)
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else ([60] if quick else [1000, 10_000])
+    )
+    routing = RoutingConfig(
+        sizes=sizes,
+        latency_events=args.latency_events or (25 if quick else 1000),
+        rate=args.rate,
+        concurrency=args.concurrency,
+        repeats=repeats,
+        plain=not args.no_plain,
+    )
+    tokens = TokenConfig(
+        credentials=args.credentials or (12 if quick else 1000),
+        repeats=repeats,
+        core=not args.no_core,
+    )
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "quick": quick,
+        "machine": _machine(),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
+    memory = PeakMemory()
+    clock = time.perf_counter()
+    try:
+        with bench_servers(workdir) as servers:
+            memory.watch("prefect server", servers.prefect.process.pid)
+            memory.watch("openbao", servers.openbao.process.pid)
+            memory.watch("sandbox", servers.sandbox.process.pid)
+            memory.start()
+            try:
+                if args.only in (None, "routing"):
+                    results["routing"] = run_routing(servers, routing, memory)
+                if args.only in (None, "tokens"):
+                    results["tokens"] = run_tokens(servers, tokens, memory)
+            except BaseException:
+                print(servers.log_tails(), file=sys.stderr)
+                raise
+            finally:
+                results["peak_memory_mib"] = memory.stop()
+    finally:
+        if not args.keep_workdir:
+            subprocess.run(["rm", "-rf", str(workdir)], check=False)
+        else:
+            print(f"bench: logs kept in {workdir}", file=sys.stderr)
+    results["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    results["total_seconds"] = time.perf_counter() - clock
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stem = started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if quick else "")
+    markdown = render(results)
+    for name in (stem, "latest-quick" if quick else "latest"):
+        (args.results_dir / f"{name}.json").write_text(json.dumps(results, indent=2, default=str))
+        (args.results_dir / f"{name}.md").write_text(markdown)
+    print(markdown)
+    print(f"bench: results in {args.results_dir / stem}.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The raw routing baseline: the same upstream calls as Switchboard, plain asyncio + httpx2.
+
+What a careful hand-written script would do with the same events: one Vault read for the
+bearer, CSDS once, then per batch of up to ``batch_size`` events one agent-view call, one
+queue-health call and one message per conversation that needs one (``send_concurrency`` at a
+time, with a Request-ID), ``in_flight`` batches at once. No validation models, no retries, no
+observability: the floor the orchestrated path is compared with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import httpx2
+
+__all__ = ["route_raw"]
+
+_NAMESPACE = uuid.UUID("0b0e7c7e-5a39-4c43-a0b5-4b8d2f1e6a11")
+NO_AGENT = "We will get back to you as soon as possible"
+BUSY = "We are currently busy. We'll get back to you in {minutes} min"
+THRESHOLD_MINUTES = 5
+P90 = "waitTimeForAgentAssignment_90thPercentile"
+
+
+async def route_raw(
+    *,
+    vault_url: str,
+    vault_token: str,
+    token_path: str,
+    csds_host: str,
+    account_id: str,
+    events: Sequence[dict[str, Any]],
+    batch_size: int = 500,
+    in_flight: int = 4,
+    send_concurrency: int = 32,
+) -> dict[str, Any]:
+    """Route ``events``; the seconds it took and how many messages were sent."""
+    started = time.perf_counter()
+    limits = httpx2.Limits(max_connections=in_flight * send_concurrency + 8)
+    async with httpx2.AsyncClient(timeout=30, limits=limits) as http:
+        vault = await http.get(
+            f"{vault_url}/v1/secret/data/{token_path}", headers={"X-Vault-Token": vault_token}
+        )
+        bearer = vault.raise_for_status().json()["data"]["data"]["access_token"]
+        auth = {"Authorization": f"Bearer {bearer}"}
+        csds = await http.get(
+            f"http://{csds_host}/api/account/{account_id}/service/baseURI.json",
+            params={"version": "1.0"},
+        )
+        hosts = {e["service"]: e["baseURI"] for e in csds.raise_for_status().json()["baseURIs"]}
+        slots = asyncio.Semaphore(in_flight)
+
+        async def batch(chunk: Sequence[dict[str, Any]]) -> int:
+            async with slots:
+                return await _route_batch(
+                    http, hosts, auth, account_id, chunk, send_concurrency=send_concurrency
+                )
+
+        chunks = [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
+        sent = sum(await asyncio.gather(*(batch(chunk) for chunk in chunks)))
+    return {"seconds": time.perf_counter() - started, "messages": sent, "batches": len(chunks)}
+
+
+async def _route_batch(
+    http: httpx2.AsyncClient,
+    hosts: dict[str, str],
+    auth: dict[str, str],
+    account_id: str,
+    events: Sequence[dict[str, Any]],
+    *,
+    send_concurrency: int,
+) -> int:
+    skills = sorted({str(e["routing"]["newSkillId"]) for e in events})
+    now_ms = int(time.time() * 1000)
+    agents_call = http.post(
+        f"http://{hosts['msgHist']}/messaging_history/api/account/{account_id}/agent-view/status",
+        params={"offset": 0, "limit": 1000},
+        json={"skillIds": skills},
+        headers=auth,
+    )
+    queue_call = http.get(
+        f"http://{hosts['leDataReporting']}/operations/api/account/{account_id}/msgqueuehealth/current/",
+        params={
+            "skillIds": ",".join(skills),
+            "v": 2,
+            "fromMillis": now_ms - 300_000,
+            "toMillis": now_ms,
+        },
+        headers=auth,
+    )
+    agents, queue = await asyncio.gather(agents_call, queue_call)
+    online: dict[str, int] = dict.fromkeys(skills, 0)
+    known: dict[str, int] = dict.fromkeys(skills, 0)
+    for record in agents.raise_for_status().json()["agentStatusRecords"]:
+        for skill in record.get("agentSkills") or ():
+            sid = str(skill["skillId"])
+            if sid in known:
+                known[sid] += 1
+                online[sid] += record.get("currentStatus") == "ONLINE"
+    metrics = queue.raise_for_status().json().get("skillsMetrics", {})
+
+    gate = asyncio.Semaphore(send_concurrency)
+    base = f"http://{hosts['messagingRestApiDomain']}/messaging/api/account/{account_id}"
+
+    async def send(event: dict[str, Any], text: str, kind: str) -> None:
+        conv, dialog = str(event["general"]["convId"]), str(event["general"]["dialogId"])
+        request_id = str(uuid.uuid5(_NAMESPACE, f"{conv}|{dialog}|{kind}"))
+        async with gate:
+            response = await http.post(
+                f"{base}/conversations/{conv}/messages",
+                json={"dialogId": dialog, "contentType": "text/plain", "message": text},
+                headers={
+                    **auth,
+                    "Brand-ID": account_id,
+                    "Client-source": "raw",
+                    "Request-ID": request_id,
+                },
+            )
+            response.raise_for_status()
+
+    sends = []
+    for event in events:
+        skill = str(event["routing"]["newSkillId"])
+        if not online[skill]:
+            sends.append(send(event, NO_AGENT, "no_agent"))
+            continue
+        p90 = metrics.get(skill, {}).get(P90, -1)
+        if p90 is None or p90 < 0:
+            continue
+        minutes = math.ceil(p90 / 60_000)
+        if minutes >= THRESHOLD_MINUTES:
+            sends.append(send(event, BUSY.format(minutes=minutes), "busy"))
+    await asyncio.gather(*sends)
+    return len(sends)

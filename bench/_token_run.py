@@ -1,0 +1,63 @@
+"""One token-fleet run in its own process: ``python -m bench._token_run flow|core``.
+
+``flow``: one ``refresh_due_tokens`` run (Prefect, task per credential), as a worker's flow-run
+process would execute it. ``core``: the same ``Refresher`` plan and refreshes on a thread pool of
+the same size, without Prefect. Prints one JSON line: import and run seconds, outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+
+def _flow() -> dict[str, Any]:
+    started = time.perf_counter()
+    from flows.refresh_due_tokens import refresh_due_tokens
+
+    imported = time.perf_counter()
+    state = refresh_due_tokens(return_state=True)
+    finished = time.perf_counter()
+    outcomes = state.result(raise_on_failure=False)
+    statuses = Counter(o.status for o in outcomes) if isinstance(outcomes, list) else {"error": 1}
+    return {
+        "import_seconds": imported - started,
+        "seconds": finished - imported,
+        "state": state.type.value,
+        "statuses": dict(statuses),
+    }
+
+
+def _core() -> dict[str, Any]:
+    started = time.perf_counter()
+    from switchboard._settings import TokenSettings, VaultSettings, load
+    from switchboard.refresh import Refresher
+    from switchboard.vault import CredentialStore
+
+    imported = time.perf_counter()
+    settings = load(TokenSettings)
+    refresher = Refresher(CredentialStore.from_settings(load(VaultSettings)), settings)
+    plan = refresher.plan(refresher.discover())
+    with ThreadPoolExecutor(max_workers=settings.max_concurrency) as pool:
+        outcomes = list(pool.map(refresher.refresh, plan.due))
+    finished = time.perf_counter()
+    return {
+        "import_seconds": imported - started,
+        "seconds": finished - imported,
+        "state": "COMPLETED",
+        "statuses": dict(Counter(o.status for o in outcomes + plan.skipped)),
+    }
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    result = _flow() if mode == "flow" else _core()
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

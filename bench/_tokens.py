@@ -1,0 +1,191 @@
+"""Token-fleet benchmark: N client-credentials credentials, all due, refreshed in one run.
+
+Each variant gets its own fleet under its own Vault base path (so every credential is due):
+the raw baseline (asyncio + httpx2), Switchboard's core on a thread pool (no Prefect), and one
+``refresh_due_tokens`` flow run in its own process. Vault operations come from the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from pydantic import SecretStr
+
+from bench._measure import PeakMemory, VaultAudit, median
+from bench._raw_tokens import refresh_raw
+from bench._servers import BenchServers
+
+__all__ = ["TokenConfig", "run_tokens"]
+
+CONCURRENCY = 8  # TokenSettings.max_concurrency's default: the flow's bound, and the raw one's
+
+
+class TokenConfig:
+    def __init__(self, *, credentials: int, repeats: int, core: bool = True) -> None:
+        self.credentials = credentials
+        self.repeats = repeats
+        self.core = core
+
+
+def _log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+async def _seed(servers: BenchServers, base: str, count: int) -> None:
+    """``count`` sandbox clients and their definitions in Vault under ``base``: none has a token."""
+    from switchboard._models import ClientDefinition
+
+    gate = asyncio.Semaphore(16)
+    headers = {"X-Vault-Token": servers.root_token}
+    async with httpx2.AsyncClient(timeout=60) as http:
+
+        async def one(index: int) -> None:
+            name = f"{base}-{index:05d}"
+            async with gate:
+                client = (
+                    (
+                        await http.post(
+                            f"{servers.sandbox.url}/_control/clients",
+                            json={"client_id": name, "grant_types": ["client_credentials"]},
+                        )
+                    )
+                    .raise_for_status()
+                    .json()
+                )
+                definition = ClientDefinition(
+                    token_url=f"{servers.sandbox.url}/oauth/token",
+                    client_id=client["client_id"],
+                    client_secrets=(SecretStr(client["client_secret"]),),
+                )
+                (
+                    await http.post(
+                        f"{servers.openbao.url}/v1/secret/data/{base}/credentials/{name}/client",
+                        json={"data": definition.to_vault()},
+                        headers=headers,
+                    )
+                ).raise_for_status()
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+
+
+async def _count_tokens(servers: BenchServers, base: str, count: int) -> int:
+    """How many of the fleet now have a token in Vault."""
+    gate = asyncio.Semaphore(16)
+    headers = {"X-Vault-Token": servers.root_token}
+    async with httpx2.AsyncClient(timeout=60) as http:
+
+        async def one(index: int) -> bool:
+            name = f"{base}-{index:05d}"
+            async with gate:
+                response = await http.get(
+                    f"{servers.openbao.url}/v1/secret/data/{base}/credentials/{name}/token",
+                    headers=headers,
+                )
+            return response.status_code == 200 and bool(response.json()["data"]["data"])
+
+        return sum(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def _token_counter(servers: BenchServers) -> int:
+    body = httpx2.get(f"{servers.sandbox.url}/_control/counters", timeout=30).json()
+    return int(body["token"]["client_credentials"])
+
+
+def _subprocess_run(
+    servers: BenchServers, mode: str, base: str, memory: PeakMemory, role: str
+) -> dict[str, Any]:
+    env = servers.child_env(
+        SWITCHBOARD_VAULT_BASE_PATH=base,
+        SWITCHBOARD_TOKEN_MAX_CONCURRENCY=str(CONCURRENCY),
+    )
+    log_path = servers.workdir / f"token-{mode}-{base}.log"
+    started = time.perf_counter()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench._token_run", mode],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        memory.watch(role, process.pid)
+        out, _ = process.communicate(timeout=900)
+    wall = time.perf_counter() - started
+    lines = [line for line in out.decode().splitlines() if line.startswith("BENCH_RESULT ")]
+    if process.returncode != 0 or not lines:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"token {mode} run failed (exit {process.returncode}):\n{tail}")
+    result: dict[str, Any] = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
+    result["process_wall_seconds"] = wall
+    return result
+
+
+def _one_variant(
+    servers: BenchServers, variant: str, base: str, count: int, memory: PeakMemory
+) -> dict[str, Any]:
+    asyncio.run(_seed(servers, base, count))
+    audit = VaultAudit(servers.audit_log)
+    audit.mark()
+    idp_before = _token_counter(servers)
+    if variant == "raw":
+        result = asyncio.run(
+            refresh_raw(
+                vault_url=servers.openbao.url,
+                vault_token=servers.root_token,
+                base_path=base,
+                concurrency=CONCURRENCY,
+            )
+        )
+    elif variant == "core":
+        result = _subprocess_run(servers, "core", base, memory, "token core process (no Prefect)")
+    else:
+        result = _subprocess_run(
+            servers, "flow", base, memory, "refresh_due_tokens flow-run process"
+        )
+    vault = audit.count()
+    result["idp_token_calls"] = _token_counter(servers) - idp_before
+    result["vault"] = vault
+    result["vault_ops_per_credential"] = vault["total"] / count
+    result["vault_reads_per_credential"] = vault["reads"] / count
+    result["refreshed_in_vault"] = asyncio.run(_count_tokens(servers, base, count))
+    result["credentials"] = count
+    return result
+
+
+def run_tokens(servers: BenchServers, config: TokenConfig, memory: PeakMemory) -> dict[str, Any]:
+    variants: Sequence[str] = ("raw", "core", "flow") if config.core else ("raw", "flow")
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    for rep in range(config.repeats):
+        for variant in variants:
+            _log(f"tokens: {config.credentials} due credentials, {variant}, repetition {rep + 1}")
+            base = f"bench-{variant}-r{rep}"
+            runs[variant].append(_one_variant(servers, variant, base, config.credentials, memory))
+    medians = {
+        variant: {
+            "seconds": median(r["seconds"] for r in found),
+            "vault_ops_per_credential": median(r["vault_ops_per_credential"] for r in found),
+            "vault_reads_per_credential": median(r["vault_reads_per_credential"] for r in found),
+        }
+        for variant, found in runs.items()
+    }
+    for variant in ("core", "flow"):
+        if variant in runs:
+            medians[variant]["process_wall_seconds"] = median(
+                r["process_wall_seconds"] for r in runs[variant]
+            )
+            medians[variant]["import_seconds"] = median(r["import_seconds"] for r in runs[variant])
+    return {
+        "credentials": config.credentials,
+        "concurrency": CONCURRENCY,
+        "runs": runs,
+        "medians": medians,
+        "ratio_flow_raw": medians["flow"]["seconds"] / medians["raw"]["seconds"],
+    }
