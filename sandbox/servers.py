@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -110,6 +111,16 @@ def wait_for_http(
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
+def _ready(server: ManagedProcess, health_url: str, **wait: Any) -> ManagedProcess:
+    """``server`` once ``health_url`` answers; stopped if it never does or we are interrupted."""
+    try:
+        wait_for_http(health_url, process=server.process, **wait)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 def _spawn(
     name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
@@ -181,8 +192,8 @@ def start_openbao(
         argv = [bao_binary(), "server", f"-config={config}"]
     process = _spawn("openbao", argv, log_path)
     # sys/health answers 200 when unsealed, 501 when not initialised, 503 when sealed.
-    wait_for_http(f"{url}/v1/sys/health", process=process, ok=(200, 429, 501, 503))
-    return ManagedProcess("openbao", process, url, log_path, {"root_token": root_token})
+    server = ManagedProcess("openbao", process, url, log_path, {"root_token": root_token})
+    return _ready(server, f"{url}/v1/sys/health", ok=(200, 429, 501, 503))
 
 
 def start_sandbox(*, port: int, log_path: Path, port_variable: str | None = None) -> ManagedProcess:
@@ -191,8 +202,7 @@ def start_sandbox(*, port: int, log_path: Path, port_variable: str | None = None
     argv = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)]
     process = _spawn("sandbox", argv, log_path)
     url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/_control/health", process=process)
-    return ManagedProcess("sandbox", process, url, log_path)
+    return _ready(ManagedProcess("sandbox", process, url, log_path), f"{url}/_control/health")
 
 
 def start_prefect_server(
@@ -229,5 +239,5 @@ def start_prefect_server(
         str(port),
     ]
     process = _spawn("prefect", argv, log_path, env)
-    wait_for_http(f"{url}/api/health", process=process, timeout=120)
-    return ManagedProcess("prefect", process, url, log_path, {"api_url": f"{url}/api"})
+    server = ManagedProcess("prefect", process, url, log_path, {"api_url": f"{url}/api"})
+    return _ready(server, f"{url}/api/health", timeout=120)
