@@ -272,13 +272,8 @@ class Demo:
 
     def start_ingress(self) -> None:
         url = self.config.url("ingress")
-        argv = [
-            sys.executable,
-            "-m",
-            "switchboard.ingress",
-            "--port",
-            str(self.config.ports["ingress"]),
-        ]
+        port = str(self.config.ports["ingress"])
+        argv = [sys.executable, "-m", "switchboard.cli", "ingest", "--port", port]
         self.spawn("ingress", argv, ready_url=f"{url}/healthz")
         self.say(f"ingress (switchboard ingest) listening on {url}/events")
 
@@ -451,16 +446,20 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
-    """SIGINT/SIGTERM raise KeyboardInterrupt so every child is stopped on the way out."""
+    """SIGINT/SIGTERM raise KeyboardInterrupt so every child is stopped on the way out.
+
+    Both are set explicitly: a shell starts background jobs with SIGINT ignored.
+    """
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,3 +78,31 @@ def test_a_taken_port_gives_one_clear_line_and_exit_code_2(tmp_path: Path) -> No
     assert str(port) in lines[0]
     assert "DEMO_PREFECT_PORT" in lines[0]
     assert not (tmp_path / "state").exists(), "nothing is started or written before the check"
+
+
+def test_ctrl_c_stops_every_child(tmp_path: Path) -> None:
+    """Interrupted while the Prefect server starts: OpenBao and the sandbox are already up."""
+    env = demo_env(tmp_path / "state")
+    del env["DEMO_ONCE"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "starting the Prefect server" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    output = "".join(seen) + process.communicate(timeout=120)[0]
+
+    assert process.returncode == 0, output
+    assert "[demo] stopping" in output
+    ports = [int(env[f"DEMO_{key}_PORT"]) for key in ("PREFECT", "VAULT", "SANDBOX", "INGRESS")]
+    busy = [port for port in ports if port_in_use(port)]
+    assert not busy, f"still listening after Ctrl-C: {busy}\n{output}"
