@@ -261,8 +261,7 @@ class Demo:
     # -- Prefect ---------------------------------------------------------------------------
 
     def deploy(self) -> None:
-        for module in ("blocks.vault", "blocks.liveperson"):
-            prefect_cli(self.api_url, "block", "register", "-m", module)
+        prefect_cli(self.api_url, "block", "register", "-m", "blocks")
         deploy_all(self.api_url)
         self.say(f"blocks registered; deployments deployed to work pool {POOL}")
 

@@ -29,14 +29,19 @@ class TestAllBlocksAdhereToStandards(BlockStandardTestSuite):
 
 
 @pytest.mark.parametrize(
-    ("module", "block"),
-    [("blocks.vault", VaultConnection), ("blocks.liveperson", LivePersonAccount)],
-    ids=["vault", "liveperson"],
+    ("module", "blocks"),
+    [
+        ("blocks", [VaultConnection, LivePersonAccount]),
+        ("blocks.vault", [VaultConnection]),
+        ("blocks.liveperson", [LivePersonAccount]),
+    ],
 )
-def test_prefect_block_register_finds_the_block(
-    prefect_server: ManagedProcess, module: str, block: type[Block]
+def test_prefect_block_register_finds_the_blocks(
+    prefect_server: ManagedProcess, module: str, blocks: list[type[Block]]
 ) -> None:
     api_url = prefect_server.extra["api_url"]
-    prefect_cli(api_url, "block", "register", "-m", module)
+    output = prefect_cli(api_url, "block", "register", "-m", module)
+    for block in blocks:
+        assert block.get_block_type_name() in output
     listed = prefect_cli(api_url, "block", "type", "ls")
-    assert block.get_block_type_slug() in listed
+    assert all(block.get_block_type_slug() in listed for block in blocks)
