@@ -13,6 +13,7 @@ from tasks.tokens import (
     plan_refreshes,
     publish_refresh_report,
     refresh_credential,
+    refresh_credentials,
 )
 
 __all__ = ["RefreshFailures", "refresh_due_tokens"]
@@ -22,16 +23,43 @@ class RefreshFailures(Exception):
     """Some credentials failed; the others were refreshed (see the run's table artifact)."""
 
 
-def _outcome(name: str, future: PrefectFuture[RefreshOutcome]) -> RefreshOutcome:
-    future.wait()
-    if future.state.is_completed():
-        return future.result()
-    error = future.state.result(raise_on_failure=False)
+def _failed(name: str, error: object) -> RefreshOutcome:
     if isinstance(error, CredentialRefreshFailed):
         return error.outcome
     return RefreshOutcome(
         name=name, status="failed", error_class=type(error).__name__, message=str(error)
     )
+
+
+def _one_each(
+    names: list[str], futures: list[PrefectFuture[RefreshOutcome]]
+) -> list[RefreshOutcome]:
+    outcomes = []
+    for name, future in zip(names, futures, strict=True):
+        future.wait()
+        if future.state.is_completed():
+            outcomes.append(future.result())
+        else:
+            outcomes.append(_failed(name, future.state.result(raise_on_failure=False)))
+    return outcomes
+
+
+def _batches(names: list[str], count: int) -> list[list[str]]:
+    return [names[index::count] for index in range(min(count, len(names)))]
+
+
+def _by_batch(
+    batches: list[list[str]], futures: list[PrefectFuture[list[RefreshOutcome]]]
+) -> list[RefreshOutcome]:
+    outcomes = []
+    for names, future in zip(batches, futures, strict=True):
+        future.wait()
+        if future.state.is_completed():
+            outcomes.extend(future.result())
+        else:  # the batch itself broke (not a credential's failure): report each name
+            error = future.state.result(raise_on_failure=False)
+            outcomes.extend(_failed(name, error) for name in names)
+    return outcomes
 
 
 @flow(
@@ -47,6 +75,9 @@ def refresh_due_tokens(
 ) -> list[RefreshOutcome]:
     """Refresh the credentials that are due, each as its own task run, a few at a time.
 
+    Above `SWITCHBOARD_TOKEN_PER_CREDENTIAL_TASKS_UP_TO` due credentials the run uses one
+    batch task per concurrency slot instead (each credential still logged and evented).
+
     Args:
         credentials: credential names to consider; empty means every credential in Vault.
         force: refresh even those not yet due.
@@ -55,13 +86,21 @@ def refresh_due_tokens(
     Returns:
         One outcome per credential (names, states, error classes; never a token).
     """
+    settings = load(TokenSettings)
     plan = plan_refreshes(credentials, force=force, vault_block=vault_block)
-    futures = refresh_credential.map(
-        plan.due, force=unmapped(force), vault_block=unmapped(vault_block)
-    )
-    outcomes = plan.skipped + [
-        _outcome(name, future) for name, future in zip(plan.due, futures, strict=True)
-    ]
+    if len(plan.due) <= settings.per_credential_tasks_up_to:
+        futures = refresh_credential.map(
+            plan.due, force=unmapped(force), vault_block=unmapped(vault_block)
+        )
+        refreshed = _one_each(plan.due, list(futures))
+    else:
+        batches = _batches(plan.due, settings.max_concurrency)
+        labels = [f"batch-{index + 1}-of-{len(batches)}" for index in range(len(batches))]
+        batch_futures = refresh_credentials.map(
+            batches, labels, force=unmapped(force), vault_block=unmapped(vault_block)
+        )
+        refreshed = _by_batch(batches, list(batch_futures))
+    outcomes = plan.skipped + refreshed
     publish_refresh_report(outcomes)
     failed = sorted(outcome.name for outcome in outcomes if outcome.status == "failed")
     if failed:

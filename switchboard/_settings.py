@@ -97,6 +97,12 @@ class TokenSettings(BaseSettings):
     max_concurrency: int = Field(default=8, gt=0, description="Credentials refreshed at once per run.")
     http_timeout: float = Field(default=10.0, gt=0, description="Seconds per token endpoint request.")
     max_attempts: int = Field(default=4, gt=0, description="Attempts per refresh on transient errors.")
+    per_credential_tasks_up_to: int = Field(
+        default=100,
+        ge=0,
+        description="Up to this many due credentials a run makes one task each; above it, "
+        "max_concurrency batch tasks (Prefect's per-task cost dominates a large fleet).",
+    )
     vault_retry_seconds: float = Field(
         default=300.0,
         gt=0,

@@ -30,6 +30,7 @@ __all__ = [
     "publish_refresh_report",
     "read_credential_health",
     "refresh_credential",
+    "refresh_credentials",
     "refresher_for",
 ]
 
@@ -103,6 +104,24 @@ def plan_refreshes(
     return plan
 
 
+def _refresh_and_report(credential: str, force: bool, vault_block: str | None) -> RefreshOutcome:
+    """Refresh one credential, log the outcome and emit its events."""
+    logger = get_run_logger()
+    outcome = refresher_for(vault_block).refresh(credential, force=force)
+    if outcome.status == "failed":
+        logger.error(
+            "%s: %s (%s): %s", credential, outcome.state, outcome.error_class, outcome.message
+        )
+        _emit("switchboard.token.refresh-failed", outcome)
+        return outcome
+    logger.info("%s: %s, state %s", credential, outcome.status, outcome.state)
+    if outcome.status == "refreshed":
+        _emit("switchboard.token.refreshed", outcome)
+    if outcome.recovered:
+        _emit("switchboard.token.recovered", outcome)
+    return outcome
+
+
 @task(
     name="refresh-credential",
     task_run_name="refresh-{credential}",
@@ -125,20 +144,33 @@ def refresh_credential(
     Raises:
         CredentialRefreshFailed: the refresh failed; the health record in Vault says why.
     """
-    logger = get_run_logger()
-    outcome = refresher_for(vault_block).refresh(credential, force=force)
+    outcome = _refresh_and_report(credential, force, vault_block)
     if outcome.status == "failed":
-        logger.error(
-            "%s: %s (%s): %s", credential, outcome.state, outcome.error_class, outcome.message
-        )
-        _emit("switchboard.token.refresh-failed", outcome)
         raise CredentialRefreshFailed(outcome)
-    logger.info("%s: %s, state %s", credential, outcome.status, outcome.state)
-    if outcome.status == "refreshed":
-        _emit("switchboard.token.refreshed", outcome)
-    if outcome.recovered:
-        _emit("switchboard.token.recovered", outcome)
     return outcome
+
+
+@task(
+    name="refresh-credentials",
+    task_run_name="refresh-{batch}",
+    persist_result=False,
+    cache_policy=NO_CACHE,
+)
+def refresh_credentials(
+    credentials: list[str], batch: str, force: bool = False, vault_block: str | None = None
+) -> list[RefreshOutcome]:
+    """Fleet mode: refresh several credentials in one task run, one after another.
+
+    Each credential is logged and emits its events as in ``refresh_credential``; a failed
+    one is reported in its outcome (the flow fails on it), so the batch goes on.
+
+    Args:
+        credentials: the credentials' names.
+        batch: a label for the task run, e.g. ``batch-3-of-8``.
+        force: refresh even when not due.
+        vault_block: name of a ``VaultConnection`` block; ``None`` uses the settings.
+    """
+    return [_refresh_and_report(credential, force, vault_block) for credential in credentials]
 
 
 def _expires_in(outcome: RefreshOutcome) -> str:

@@ -210,3 +210,34 @@ def test_max_concurrency_setting_is_named_when_wrong(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SWITCHBOARD_TOKEN_MAX_CONCURRENCY", "zero")
     with pytest.raises(ConfigurationError, match="SWITCHBOARD_TOKEN_MAX_CONCURRENCY"):
         load(TokenSettings)
+
+
+def test_a_large_fleet_runs_in_batch_tasks(
+    prefect_server: ManagedProcess,
+    vault_block: str,
+    block_store: CredentialStore,
+    add_credential: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.refresh_due_tokens import refresh_due_tokens
+    from tasks.tokens import REPORT_ARTIFACT_KEY
+
+    monkeypatch.setenv("SWITCHBOARD_TOKEN_PER_CREDENTIAL_TASKS_UP_TO", "2")
+    monkeypatch.setenv("SWITCHBOARD_TOKEN_MAX_CONCURRENCY", "3")
+    names = [add_credential(f"fleet{index}") for index in range(6)]
+    broken = add_credential("fleet-broken", secret="sbx-wrong")
+    state = refresh_due_tokens(vault_block=vault_block, return_state=True)
+    assert state.is_failed() and "fleet-broken" in (state.message or "")
+    assert all(block_store.read_token(name).token is not None for name in names)
+    flow_run_id = state.state_details.flow_run_id
+    runs = httpx2.post(
+        f"{_api(prefect_server)}/task_runs/filter",
+        json={"flow_runs": {"id": {"any_": [str(flow_run_id)]}}},
+    ).json()
+    batch_runs = sorted(run["name"] for run in runs if run["name"].startswith("refresh-batch-"))
+    assert batch_runs == ["refresh-batch-1-of-3", "refresh-batch-2-of-3", "refresh-batch-3-of-3"]
+    table = next(
+        a for a in _artifacts(prefect_server, flow_run_id) if a["key"] == REPORT_ARTIFACT_KEY
+    )
+    rows = {row["credential"]: row for row in json.loads(table["data"])}
+    assert len(rows) == 7 and rows[broken]["last error"] == "ClientRejected"
