@@ -176,3 +176,30 @@ def test_approle_logs_in_again_when_its_token_cannot_be_renewed(
     for _ in range(4):  # batch tokens are not renewable: a new login keeps the session alive
         time.sleep(1.2)
         store.read_token(unique_name)
+
+
+def test_vault_connection_block_to_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from blocks.vault import VaultConnection
+
+    monkeypatch.setenv("VAULT_TOKEN", "sbx-from-env")  # the block wins over the environment
+    approle = VaultConnection(
+        address="https://vault.example:8200",
+        auth_method="approle",
+        role_id=SecretStr("role"),
+        secret_id=SecretStr("sbx-secret-id"),
+        base_path="team-a",
+        tls_verify=False,
+    ).to_settings()
+    assert approle.auth_method == "approle" and approle.token is None
+    assert (approle.base_path, approle.skip_verify, approle.role_id) == ("team-a", True, "role")
+    token = VaultConnection(address="http://127.0.0.1:8200", token=SecretStr("t")).to_settings()
+    assert token.auth_method == "token" and not token.skip_verify
+    with pytest.raises(ConfigurationError, match="secret_id"):
+        VaultConnection(
+            address="https://v", auth_method="approle", role_id=SecretStr("r")
+        ).to_settings()
+    with pytest.raises(ConfigurationError, match="needs `token`"):
+        VaultConnection(address="https://v").to_settings()
+    assert "sbx-" not in repr(approle) + repr(
+        VaultConnection(address="https://v", token=SecretStr("sbx-x"))
+    )
