@@ -42,7 +42,7 @@ from sandbox.servers import (
     start_sandbox,
     wait_for_http,
 )
-from scripts.deploy import POOL, ROOT, deploy_all, prefect_cli
+from scripts.deploy import POOL, ROOT, DeployError, deploy_all, prefect_cli
 from scripts.hygiene import scan_api, scan_paths
 from switchboard import admin
 
@@ -276,9 +276,37 @@ class Demo:
         self.spawn("ingress", argv, ready_url=f"{url}/healthz")
         self.say(f"ingress (switchboard ingest) listening on {url}/events")
 
+    def api(self) -> httpx2.Client:
+        return httpx2.Client(
+            base_url=self.api_url + "/", timeout=30, transport=_RetryOn503(retries=2)
+        )
+
+    def clear_stale_runs(self) -> None:
+        """Runs an earlier demo left behind (its Vault is gone), so the worker starts clean."""
+        now = datetime.now(UTC).isoformat()
+        unfinished = {"any_": ["PENDING", "RUNNING", "CANCELLING", "PAUSED"]}
+        filters: list[dict[str, Any]] = [
+            {"flow_runs": {"state": {"type": unfinished}}},
+            {
+                "flow_runs": {
+                    "state": {"type": {"any_": ["SCHEDULED"]}},
+                    "expected_start_time": {"before_": now},
+                }
+            },
+        ]
+        removed = 0
+        with self.api() as api:
+            for flow_runs in filters:
+                while runs := api.post("flow_runs/filter", json={**flow_runs, "limit": 200}).json():
+                    for run in runs:
+                        api.delete(f"flow_runs/{run['id']}").raise_for_status()
+                    removed += len(runs)
+        if removed:
+            self.say(f"removed {removed} unfinished flow runs an earlier demo left behind")
+
     def run_deployment(self, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
         """Create a run through the REST API and wait for its final state."""
-        with httpx2.Client(base_url=self.api_url + "/", timeout=30) as api:
+        with self.api() as api:
             flow_name, deployment_name = name.split("/")
             deployment = api.get(f"deployments/name/{flow_name}/{deployment_name}").json()
             created = api.post(
@@ -337,7 +365,7 @@ class Demo:
             "payload": {"events": [routed]},
         }
         conversation = routed["general"]["convId"]
-        with httpx2.Client(base_url=self.api_url + "/", timeout=30) as api:
+        with self.api() as api:
             api.post("events", json=[event]).raise_for_status()
             deployment = api.get("deployments/name/route-conversations/routing").json()
             run_id = self._wait_for_triggered_run(api, deployment["id"], conversation)
@@ -411,6 +439,19 @@ class Demo:
         print(f"  Vault:       {self.config.url('vault')} (dev root token in this process only)")
         print(f"  logs:        {self.logs}")
         print()
+
+
+class _RetryOn503(httpx2.HTTPTransport):
+    """Prefect on SQLite answers 503 while its database is locked: try again a little later."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        for delay in (0.2, 0.5, 1.0, 2.0, 4.0):
+            response = super().handle_request(request)
+            if response.status_code != 503:
+                return response
+            response.close()
+            time.sleep(delay)
+        return super().handle_request(request)
 
 
 SKILLS_OF_BATCH = ["101", "102", "103", "104", "102", "101"]
@@ -487,6 +528,7 @@ def main() -> int:
             demo.set_up_vault()
             names = demo.seed()
             demo.deploy()
+            demo.clear_stale_runs()
             demo.start_worker()
             demo.start_ingress()
             demo.tokens_scenario(names)
@@ -507,8 +549,11 @@ def main() -> int:
         except KeyboardInterrupt:
             demo.say("stopping")
             return 0
-        except (DemoError, PortInUse) as exc:
+        except (DemoError, PortInUse, DeployError) as exc:
             print(f"demo: {exc}", file=sys.stderr)
+            return 1
+        except httpx2.HTTPError as exc:
+            print(f"demo: {exc}; see the logs in {demo.logs}", file=sys.stderr)
             return 1
         finally:
             demo.stop()
