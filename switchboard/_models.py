@@ -176,6 +176,7 @@ class CredentialHealth(_Model):
     expires_at: datetime | None = None
     next_attempt_at: datetime | None = None
     seed_version: int | None = None  # the seed version in use at the last attempt
+    client_version: int | None = None  # the client definition's version at the last attempt
 
     @classmethod
     def from_vault(cls, data: Mapping[str, Any], *, path: str) -> CredentialHealth:

@@ -99,6 +99,7 @@ class Snapshot:
     """Everything about a credential one due check needs, read from Vault."""
 
     definition: ClientDefinition
+    client_version: int
     current: VersionedToken
     seed: tuple[SecretStr, int] | None
     health: CredentialHealth | None
@@ -129,6 +130,9 @@ def due_reason(
     revoked = health is not None and health.state == "revoked"
     if revoked and snapshot.definition.grant == "refresh_token":
         return None  # spending a dead refresh token again helps nobody: wait for a new seed
+    fixed = health is not None and health.client_version != snapshot.client_version
+    if health is not None and health.state == "misconfigured" and fixed:
+        return "client definition changed"
     if health is not None and health.next_attempt_at is not None and now < health.next_attempt_at:
         return None  # backing off after failures
     token = snapshot.current.token
@@ -193,10 +197,11 @@ class Refresher:
         return wanted
 
     def snapshot(self, name: str) -> Snapshot:
-        definition = self.store.read_client(name)
+        definition, client_version = self.store.read_client_versioned(name)
         seed = self.store.read_seed(name) if definition.grant == "refresh_token" else None
         return Snapshot(
             definition=definition,
+            client_version=client_version,
             current=self.store.read_token(name),
             seed=seed,
             health=self.store.read_health(name),
@@ -258,6 +263,7 @@ class Refresher:
         previous = snapshot.health
         health = CredentialHealth(
             state="healthy",
+            client_version=snapshot.client_version,
             consecutive_failures=0,
             last_attempt_at=token.obtained_at,
             last_success_at=token.obtained_at,
@@ -437,6 +443,7 @@ class Refresher:
             expires_at=token.expires_at if token else None,
             next_attempt_at=now + timedelta(seconds=_run_backoff(state, failures, exc)),
             seed_version=snapshot.seed[1] if snapshot and snapshot.seed else None,
+            client_version=snapshot.client_version if snapshot else None,
         )
         logger.error("%s: refresh failed: %s", name, exc)
         if not isinstance(exc, VaultUnavailable):

@@ -216,14 +216,16 @@ def test_invalid_client_is_misconfigured(
     refresher: Refresher, new_credential: NewCredential
 ) -> None:
     name, _ = new_credential()
-    definition = refresher.store.read_client(name).model_copy(
-        update={"client_secrets": (SecretStr("sbx-wrong"),)}
-    )
-    refresher.store.put_client(name, definition)
+    good = refresher.store.read_client(name)
+    wrong = good.model_copy(update={"client_secrets": (SecretStr("sbx-wrong"),)})
+    refresher.store.put_client(name, wrong)
     outcome = refresher.refresh(name)
     assert (outcome.state, outcome.error_class) == ("misconfigured", "ClientRejected")
     assert outcome.message is not None and "sbx-" not in outcome.message
     assert refresher.refresh(name).status == "skipped"  # backs off
+    refresher.store.put_client(name, good)  # the operator fixes it: no need to wait
+    fixed = refresher.refresh(name)
+    assert (fixed.status, fixed.recovered) == ("refreshed", True)
 
 
 def test_bad_definition_is_misconfigured(

@@ -56,8 +56,13 @@ class CredentialStore:
         return sorted(key.rstrip("/") for key in keys if key.endswith("/"))
 
     def read_client(self, name: str) -> ClientDefinition:
-        path = self.path(name, "client")
-        return ClientDefinition.from_vault(self.kv.read(path).data, path=self.where(name, "client"))
+        return self.read_client_versioned(name)[0]
+
+    def read_client_versioned(self, name: str) -> tuple[ClientDefinition, int]:
+        """The client definition and its KV version (a new version = the operator changed it)."""
+        found = self.kv.read(self.path(name, "client"))
+        definition = ClientDefinition.from_vault(found.data, path=self.where(name, "client"))
+        return definition, found.version
 
     def put_client(self, name: str, definition: ClientDefinition) -> int:
         return self.kv.write(self.path(name, "client"), definition.to_vault())
