@@ -262,3 +262,17 @@ def test_invalid_grant_after_another_worker_stored_a_pair_is_adopted(
     assert [outcome.status for outcome in result] == ["adopted"]
     health = refresher.store.read_health(name)
     assert health is not None and health.state == "healthy"  # not marked revoked
+
+
+def test_a_timeout_is_retried(
+    credential_store: CredentialStore,
+    tmp_path: Path,
+    new_credential: NewCredential,
+    sandbox: ManagedProcess,
+) -> None:
+    settings = TokenSettings(journal_dir=tmp_path, http_timeout=0.5)
+    refresher = Refresher(credential_store, settings)
+    name, client = new_credential()
+    fault(sandbox, client["client_id"], latency=2)
+    outcome = refresher.refresh(name)
+    assert (outcome.status, outcome.attempts) == ("refreshed", 2)
