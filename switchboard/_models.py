@@ -224,7 +224,3 @@ class RefreshOutcome(_Model):
     attempts: int = 0
     recovered: bool = False
     replayed_journal: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "failed"
