@@ -83,10 +83,11 @@ class AccessTokenCache:
         from switchboard.refresh import Refresher
 
         refresher = Refresher(store, settings)
+        wait = settings.lock_lease_seconds
         return cls(
             store,
             margin_seconds=margin_seconds,
-            refresh=lambda name: refresher.refresh(name, force=True),
+            refresh=lambda name: refresher.refresh_rejected(name, wait_seconds=wait),
         )
 
     def _cached(self, name: str) -> SecretStr | None:

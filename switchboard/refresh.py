@@ -71,6 +71,7 @@ _RUN_BACKOFF = {  # between runs, after consecutive failures: (first wait, cap) 
     "misconfigured": (300.0, 86_400.0),
 }
 _VAULT_RETRY_CAP_SECONDS = 5.0
+_LOCK_POLL_SECONDS = 0.25
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
@@ -406,6 +407,22 @@ class Refresher:
             return True
         self.journal.clear(name)  # Vault already holds a newer pair
         return False
+
+    def refresh_rejected(self, name: str, *, wait_seconds: float) -> RefreshOutcome:
+        """Replace a token an upstream rejected: a forced refresh, or the one already running.
+
+        When another run holds the lock, wait (up to ``wait_seconds``) for its new token
+        instead of answering ``busy`` at once: the caller wants a usable token, not a status.
+        """
+        before = self.store.read_token(name).version
+        outcome = self.refresh(name, force=True)
+        deadline = time.monotonic() + wait_seconds
+        while outcome.status == "busy" and time.monotonic() < deadline:
+            self.sleep(_LOCK_POLL_SECONDS)
+            if self.store.read_token(name).version != before:
+                return self._outcome(name, "adopted", self.snapshot(name), replayed=False)
+            outcome = self.refresh(name, force=True)  # the holder may have given up
+        return outcome
 
     # -- reporting -------------------------------------------------------------------------
 

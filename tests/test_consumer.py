@@ -128,3 +128,27 @@ def test_module_helpers_with_a_refreshing_cache(
         assert new != old and ping(sandbox, new) == 200
     finally:
         set_default_cache(None)
+
+
+def test_many_consumers_rejected_at_once_share_one_refresh(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    name, client = new_credential("refresh_token")
+    refresher.refresh(name)
+    reuse_before = httpx2.get(f"{sandbox.url}/_control/counters").json()["reuse_detected"]
+    caches = [AccessTokenCache.refreshing(refresher.store, refresher.settings) for _ in range(12)]
+    old = caches[0].get(name)
+    httpx2.post(f"{sandbox.url}/_control/expire-tokens", json={"client_id": client["client_id"]})
+
+    def after_401(cache: AccessTokenCache) -> SecretStr:
+        cache.get(name)
+        cache.invalidate(name, old)
+        return cache.get(name)
+
+    with ThreadPoolExecutor(12) as pool:
+        tokens = list(pool.map(after_401, caches))
+    assert all(token != old and ping(sandbox, token) == 200 for token in tokens)
+    counters = httpx2.get(f"{sandbox.url}/_control/counters").json()
+    assert counters["reuse_detected"] == reuse_before
