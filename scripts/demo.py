@@ -357,18 +357,10 @@ class Demo:
     def route_through_event(self) -> dict[str, Any]:
         """One conversation posted as a Prefect event; the deployment trigger routes it."""
         routed = _routing_event(f"demo-event-{uuid.uuid4().hex[:6]}", "101")
-        event = {
-            "id": str(uuid.uuid4()),
-            "occurred": datetime.now(UTC).isoformat(),
-            "event": "liveperson.conversation.routed",
-            "resource": {"prefect.resource.id": f"liveperson.account.{ACCOUNT_ID}"},
-            "payload": {"events": [routed]},
-        }
         conversation = routed["general"]["convId"]
         with self.api() as api:
-            api.post("events", json=[event]).raise_for_status()
             deployment = api.get("deployments/name/route-conversations/routing").json()
-            run_id = self._wait_for_triggered_run(api, deployment["id"], conversation)
+            run_id = self._trigger(api, deployment["id"], routed)
             run = self.wait_for_run(api, run_id, "route-conversations/routing (event)")
             artifacts = api.post(
                 "artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}
@@ -387,18 +379,30 @@ class Demo:
             "message": sent[0] if sent else None,
         }
 
-    def _wait_for_triggered_run(self, api: httpx2.Client, deployment_id: str, conv: str) -> str:
-        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    def _trigger(self, api: httpx2.Client, deployment_id: str, routed: dict[str, Any]) -> str:
+        """Post the event until its run appears (posted again every 15 s: the triggers
+        service loads a new deployment's automation on its own schedule); the run's id."""
+        conversation = routed["general"]["convId"]
         body = {"deployments": {"id": {"any_": [deployment_id]}}, "limit": 50}
+        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+        post_at = time.monotonic()
         while time.monotonic() < deadline:
+            if time.monotonic() >= post_at:
+                event = {
+                    "id": str(uuid.uuid4()),
+                    "occurred": datetime.now(UTC).isoformat(),
+                    "event": "liveperson.conversation.routed",
+                    "resource": {"prefect.resource.id": f"liveperson.account.{ACCOUNT_ID}"},
+                    "payload": {"events": [routed]},
+                }
+                api.post("events", json=[event]).raise_for_status()
+                post_at = time.monotonic() + 15
             for run in api.post("flow_runs/filter", json=body).json():
                 events = run["parameters"].get("events") or []
-                if any(e.get("general", {}).get("convId") == conv for e in events):
+                if any(e.get("general", {}).get("convId") == conversation for e in events):
                     return str(run["id"])
             time.sleep(0.5)
-        raise DemoError(
-            "the routing event trigger created no flow run; is the triggers service up?"
-        )
+        raise DemoError("the routing event trigger created no flow run; see the server log")
 
     def token_states(self, names: list[str]) -> list[tuple[str, str, str]]:
         kv = self.root().secrets.kv.v2

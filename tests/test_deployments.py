@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ import pytest
 from sandbox.servers import ManagedProcess
 from scripts.deploy import POOL, ROOT, deploy_all, prefect_cli
 
-POLL_SECONDS = 60.0
+POLL_SECONDS = 90.0
+REPOST_SECONDS = 15.0
 
 Deployments = dict[str, dict[str, Any]]
 
@@ -48,29 +50,51 @@ def flow_runs_of(api: httpx2.Client, deployment_id: str) -> list[dict[str, Any]]
 
 
 def wait_for_run(
-    api: httpx2.Client, deployment_id: str, parameter: str, value: Any
+    api: httpx2.Client,
+    deployment_id: str,
+    parameter: str,
+    value: Any,
+    *,
+    again: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Poll until a run of the deployment has ``parameters[parameter] == value``."""
+    """Poll until a run of the deployment has ``parameters[parameter] == value``.
+
+    ``again`` (re-posting an event) is called every ``REPOST_SECONDS``: the server's triggers
+    service reloads automations periodically, so an event posted right after a deploy can
+    arrive before the new trigger is loaded.
+    """
     deadline = time.monotonic() + POLL_SECONDS
+    next_post = time.monotonic() + REPOST_SECONDS
     while time.monotonic() < deadline:
         for run in flow_runs_of(api, deployment_id):
             if run["parameters"].get(parameter) == value:
                 return run
+        if again is not None and time.monotonic() > next_post:
+            again()
+            next_post = time.monotonic() + REPOST_SECONDS
         time.sleep(0.5)
     pytest.fail(f"no flow run of deployment {deployment_id} with {parameter}={value!r} appeared")
 
 
-def post_event(api: httpx2.Client, event: str, resource_id: str, payload: dict[str, Any]) -> None:
-    body = [
-        {
-            "id": str(uuid.uuid4()),
-            "occurred": datetime.now(UTC).isoformat(),
-            "event": event,
-            "resource": {"prefect.resource.id": resource_id},
-            "payload": payload,
-        }
-    ]
-    assert api.post("events", json=body).status_code == 204
+def post_event(
+    api: httpx2.Client, event: str, resource_id: str, payload: dict[str, Any]
+) -> Callable[[], None]:
+    """Post the event now; returns how to post it again (with a new id)."""
+
+    def post() -> None:
+        body = [
+            {
+                "id": str(uuid.uuid4()),
+                "occurred": datetime.now(UTC).isoformat(),
+                "event": event,
+                "resource": {"prefect.resource.id": resource_id},
+                "payload": payload,
+            }
+        ]
+        assert api.post("events", json=body).status_code == 204
+
+    post()
+    return post
 
 
 def test_every_deployment_is_self_explanatory(deployments: Deployments) -> None:
@@ -148,21 +172,23 @@ def test_a_routing_event_triggers_the_routing_deployment(
         "general": {"convId": f"conv-{unique_name}", "dialogId": f"conv-{unique_name}"},
         "routing": {"newSkillId": "12", "oldSkillId": "-1"},
     }
-    post_event(
+    again = post_event(
         api, "liveperson.conversation.routed", "liveperson.account.demo", {"events": [routed]}
     )
-    run = wait_for_run(api, deployments["routing"]["id"], "events", [routed])
+    run = wait_for_run(api, deployments["routing"]["id"], "events", [routed], again=again)
     assert run["parameters"]["events"][0]["general"]["convId"] == f"conv-{unique_name}"
 
 
 def test_a_refresh_failed_event_triggers_the_failure_handler(
     deployments: Deployments, api: httpx2.Client, unique_name: str
 ) -> None:
-    post_event(
+    again = post_event(
         api,
         "switchboard.token.refresh-failed",
         f"switchboard.credential.{unique_name}",
         {"credential": unique_name, "error_class": "CredentialRevoked"},
     )
-    run = wait_for_run(api, deployments["on-refresh-failed"]["id"], "credential", unique_name)
+    run = wait_for_run(
+        api, deployments["on-refresh-failed"]["id"], "credential", unique_name, again=again
+    )
     assert run["parameters"]["error_class"] == "CredentialRevoked"
