@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import httpx2
@@ -259,3 +260,16 @@ def test_the_flows_store_names_the_path_it_may_not_write(
     with pytest.raises(VaultPermissionDenied, match=f"switchboard/oauth1/{name}"):
         store.put_oauth1(name, keys)
     assert store.read_oauth1(name).token.get_secret_value() == "t"
+
+
+def test_the_flows_token_is_renewed_under_the_flows_policy(
+    openbao: ManagedProcess, vault_root: hvac.Client, operator_wrote: str, unique_name: str
+) -> None:
+    mount = f"approle-{unique_name}"
+    admin.set_up(vault_root, approle_mount=mount, token_ttl="3s", token_max_ttl="1m")
+    store = _flows_store(openbao, admin.issue_identity(vault_root, mount=mount))
+    first = store.session.client().auth.token.lookup_self()["data"]["accessor"]
+    for _ in range(4):  # 4.8 s in all: the 3 s token would have expired without renewal
+        time.sleep(1.2)
+        assert store.read_client(operator_wrote).client_id == "cid"
+    assert store.session.client().auth.token.lookup_self()["data"]["accessor"] == first
