@@ -82,6 +82,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=1000,
         help="requests outstanding in the throughput runs (default 1000)",
     )
+    parser.add_argument(
+        "--prefect-db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the Prefect server's database (default sqlite, the embedded default)",
+    )
+    parser.add_argument(
+        "--ingress",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="an ingress setting for both ingress variants, e.g. max_in_flight=1 (repeatable)",
+    )
     parser.add_argument("--no-plain", action="store_true", help="skip the plain-ingress variant")
     parser.add_argument("--no-core", action="store_true", help="skip the token core variant")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where results go")
@@ -107,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         repeats=repeats,
         plain=not args.no_plain,
+        ingress_settings=dict(item.split("=", 1) for item in args.ingress),
     )
     tokens = TokenConfig(
         credentials=args.credentials or (12 if quick else 1000),
@@ -119,12 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "quick": quick,
         "machine": _machine(),
+        "prefect_database": args.prefect_db,
     }
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
     memory = PeakMemory()
     clock = time.perf_counter()
     try:
-        with bench_servers(workdir) as servers:
+        with bench_servers(workdir, database=args.prefect_db) as servers:
             memory.watch("prefect server", servers.prefect.process.pid)
             memory.watch("openbao", servers.openbao.process.pid)
             memory.watch("sandbox", servers.sandbox.process.pid)
@@ -148,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     results["total_seconds"] = time.perf_counter() - clock
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stem = started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if quick else "")
+    stem += "" if args.prefect_db == "sqlite" else f"-{args.prefect_db}"
     markdown = render(results)
     for name in (stem, "latest-quick" if quick else "latest"):
         (args.results_dir / f"{name}.json").write_text(json.dumps(results, indent=2, default=str))

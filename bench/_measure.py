@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import threading
 from collections import Counter
@@ -11,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PeakMemory", "VaultAudit", "median", "percentile", "summarize"]
+__all__ = ["PeakMemory", "VaultAudit", "cpu_seconds", "median", "percentile", "summarize"]
+
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -67,6 +70,18 @@ def _tree(pid: int) -> list[int]:
         pids.append(current)
         todo.extend(_children(current))
     return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its live children."""
+    total = 0
+    for process in _tree(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _TICKS
 
 
 class PeakMemory:

@@ -1,4 +1,4 @@
-"""The ingress app with Switchboard's routing core but no Prefect: ``python -m bench._plain_ingress``.
+"""``python -m bench._plain_ingress``: the ingress app with Switchboard's routing core, no Prefect.
 
 Same validation, batcher, LivePerson clients, token cache and decisions as ``switchboard ingest``;
 each batch calls ``route_batch`` instead of running the ``route_conversations`` flow.

@@ -57,7 +57,7 @@ async def _refresh_one(http: httpx2.AsyncClient, vault: _Vault, name: str) -> No
     await vault.read(name, "token")
     await vault.read(name, "health")
     assert client is not None
-    lock, lock_version = await vault.read(name, "lock")
+    _, lock_version = await vault.read(name, "lock")
     lease = {"owner": "raw", "expires_at": _stamp(datetime.now(UTC) + timedelta(seconds=60))}
     lock_version = await vault.write(name, "lock", lease, cas=lock_version)
     _, token_version = await vault.read(name, "token")

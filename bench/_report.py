@@ -7,10 +7,12 @@ from typing import Any
 
 __all__ = ["render", "targets"]
 
+_CPU_ROLES = ("bench (load generator / raw)", "ingress", "prefect server", "sandbox", "openbao")
+
 
 def _f(value: Any, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
+        return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
@@ -90,7 +92,9 @@ def render(results: dict[str, Any]) -> str:
         f"kernel {machine['kernel']}; Python {machine['python']}, Prefect {machine['prefect']}, "
         f"{machine['openbao'].split(' (')[0]}; commit {machine['git_commit']}. "
         f"Load average at start {' '.join(machine['loadavg_start'])}, at end "
-        f"{' '.join(machine.get('loadavg_end', []))}. Total {results.get('total_seconds', 0):.0f} s.",
+        f"{' '.join(machine.get('loadavg_end', []))}. "
+        f"Total {results.get('total_seconds', 0):.0f} s. "
+        f"Prefect server database: {results.get('prefect_database', 'sqlite')}.",
         "",
         "### Targets",
         "",
@@ -118,22 +122,35 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _header(*names: str) -> list[str]:
+    return [_row(*names), "|" + "---|" * len(names)]
+
+
+_ROUTING_INTRO = (
+    "Throughput runs keep {concurrency} single-event POSTs outstanding (closed loop); time is "
+    "first POST sent → last answer or last message recorded, whichever is later. `raw` = plain "
+    "asyncio + httpx2 making the same upstream calls in-process (no HTTP ingress); `plain` = the "
+    "same ingress app and routing core with the flow replaced by a direct call (Switchboard "
+    "without Prefect); `orchestrated` = `switchboard ingest` (one `route_conversations` flow run "
+    "per batch)."
+)
+
+
 def _routing(routing: dict[str, Any]) -> list[str]:
-    config = routing["config"]
-    warm = routing.get("warm_up", {})
+    settings = routing.get("ingress_settings", {})
     out = [
         "",
         "### Routing: ingress → flow runs → sandbox messages (50 skills)",
         "",
-        f"Throughput runs keep {config['concurrency']} single-event POSTs outstanding (closed loop); "
-        "time is first POST sent → last answer or last message recorded, whichever is later. "
-        "`raw` = plain asyncio + httpx2 making the same upstream calls in-process (no HTTP ingress); "
-        "`plain` = the same ingress app and routing core with the flow replaced by a direct call "
-        "(Switchboard without Prefect); `orchestrated` = `switchboard ingest` (one "
-        "`route_conversations` flow run per batch).",
+        "Ingress settings: " + ", ".join(f"`{k}={v}`" for k, v in settings.items()) + ".",
         "",
-        "| events | variant | median s | median events/s | ratio to raw | events/s per run |",
-        "|---|---|---|---|---|---|",
+        _ROUTING_INTRO.format(concurrency=routing["config"]["concurrency"]),
+        "",
+        *_header("events", "variant", "median s", "events/s", "ratio to raw", "events/s per run"),
     ]
     for size, part in routing["sizes"].items():
         raw_seconds = part["medians"]["raw"]["seconds"]
@@ -142,86 +159,136 @@ def _routing(routing: dict[str, Any]) -> list[str]:
             if not runs:
                 continue
             med = part["medians"][variant]
+            per_run = _list([r["events_per_second"] for r in runs], 0)
+            ratio = _f(med["seconds"] / raw_seconds)
             out.append(
-                f"| {size} | {variant} | {_f(med['seconds'])} | {_f(med['events_per_second'], 0)} | "
-                f"{_f(med['seconds'] / raw_seconds)} | {_list([r['events_per_second'] for r in runs], 0)} |"
+                _row(
+                    size,
+                    variant,
+                    _f(med["seconds"]),
+                    _f(med["events_per_second"], 0),
+                    ratio,
+                    per_run,
+                )
             )
+    warm = routing.get("warm_up", {})
     if warm:
-        out += [
-            "",
-            "Warm-up (not in the numbers above): "
-            + "; ".join(
-                f"{k}: first 20 events {_f(v['first_batch_seconds'])} s, next 20 {_f(v['second_batch_seconds'])} s"
-                for k, v in warm.items()
-            )
-            + ".",
+        parts = [
+            f"{kind}: first 20 events {_f(v['first_batch_seconds'])} s, "
+            f"next 20 {_f(v['second_batch_seconds'])} s"
+            for kind, v in warm.items()
         ]
-    latency = routing["latency"]
-    out += [
+        out += ["", "Warm-up (not in the numbers above): " + "; ".join(parts) + "."]
+    out += _latency(routing["latency"])
+    out += _upstream(routing)
+    out += _cpu(routing)
+    return out
+
+
+def _latency(latency: dict[str, Any]) -> list[str]:
+    out = [
         "",
         f"#### Event-to-message latency at {latency['rate']:g} events/s offered (open loop)",
         "",
         "From the POST leaving the generator to the sandbox recording the message "
         "(`received_at`), for every conversation that gets a message.",
         "",
-        "| run | events | messages | p50 s | p95 s | p99 s | max s | ack p95 s |",
-        "|---|---|---|---|---|---|---|---|",
+        *_header("run", "events", "messages", "p50 s", "p95 s", "p99 s", "max s", "ack p95 s"),
     ]
     for i, run in enumerate(latency["runs"], 1):
         lat = run["event_to_message_seconds"]
+        quantiles = [_f(lat[q], 3) for q in ("p50", "p95", "p99", "max")]
         out.append(
-            f"| {i} | {run['events']} | {lat['count']} | {_f(lat['p50'], 3)} | {_f(lat['p95'], 3)} | "
-            f"{_f(lat['p99'], 3)} | {_f(lat['max'], 3)} | {_f(run['ack_seconds']['p95'], 3)} |"
+            _row(i, run["events"], lat["count"], *quantiles, _f(run["ack_seconds"]["p95"], 3))
         )
     med = latency["medians"]
-    out.append(
-        f"| median | | | {_f(med.get('event_to_message_p50'), 3)} | {_f(med.get('event_to_message_p95'), 3)} "
-        f"| {_f(med.get('event_to_message_p99'), 3)} | | |"
-    )
-    out += [
+    quantiles = [_f(med.get(f"event_to_message_{q}"), 3) for q in ("p50", "p95", "p99")]
+    out.append(_row("median", "", "", *quantiles, "", ""))
+    return out
+
+
+def _upstream(routing: dict[str, Any]) -> list[str]:
+    out = [
         "",
         "#### Upstream calls per routing event (amortized, medians)",
         "",
-        "| events | variant | Vault reads | CSDS | agent-view | queue health | messages |",
-        "|---|---|---|---|---|---|---|",
+        *_header(
+            "events", "variant", "Vault reads", "CSDS", "agent-view", "queue health", "messages"
+        ),
+    ]
+
+    def row(size: str, variant: str, med: dict[str, float]) -> str:
+        return _row(
+            size,
+            variant,
+            _f(med["vault_reads_per_event"], 4),
+            _f(med["csds_per_event"], 4),
+            _f(med["agent_view_per_event"], 4),
+            _f(med["queue_health_per_event"], 4),
+            _f(med["messages_per_event"], 3),
+        )
+
+    for size, part in routing["sizes"].items():
+        out += [row(size, variant, med) for variant, med in part["medians"].items()]
+    latency = routing["latency"]
+    size = f"{latency['runs'][0]['events']} @ {latency['rate']:g}/s"
+    out.append(row(size, "orchestrated", latency["medians"]))
+    return out
+
+
+def _cpu(routing: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        "#### CPU seconds per 1,000 events, by process (medians; 2 cores give 2 CPU-s per second)",
+        "",
+        *_header("events", "variant", *_CPU_ROLES, "total"),
     ]
     for size, part in routing["sizes"].items():
         for variant, med in part["medians"].items():
-            out.append(
-                f"| {size} | {variant} | {_f(med['vault_reads_per_event'], 4)} | {_f(med['csds_per_event'], 4)} | "
-                f"{_f(med['agent_view_per_event'], 4)} | {_f(med['queue_health_per_event'], 4)} | "
-                f"{_f(med['messages_per_event'], 3)} |"
-            )
-    lmed = latency["medians"]
-    out.append(
-        f"| {latency['runs'][0]['events']} @ {latency['rate']:g}/s | orchestrated | {_f(lmed['vault_reads_per_event'], 4)} | "
-        f"{_f(lmed['csds_per_event'], 4)} | {_f(lmed['agent_view_per_event'], 4)} | "
-        f"{_f(lmed['queue_health_per_event'], 4)} | {_f(lmed['messages_per_event'], 3)} |"
-    )
+            cells = [med.get(f"cpu:{role}") for role in _CPU_ROLES]
+            total = sum(c for c in cells if c is not None)
+            out.append(_row(size, variant, *(_f(c) for c in cells), _f(total)))
     return out
 
 
 def _tokens(tokens: dict[str, Any]) -> list[str]:
     out = [
         "",
-        f"### Token fleet: {tokens['credentials']} client-credentials credentials, all due, one run",
+        f"### Token fleet: {tokens['credentials']} client-credentials credentials, all due, "
+        "one run",
         "",
-        f"Concurrency {tokens['concurrency']} in every variant. `raw` = asyncio + httpx2 making the "
+        f"Concurrency {tokens['concurrency']} in every variant. `raw` = asyncio + httpx2 making "
+        "the "
         "same Vault and IdP calls; `core` = Switchboard's `Refresher` on a thread pool, no Prefect "
         "(own process); `flow` = one `refresh_due_tokens` run (own process). Seconds = the run "
         "itself; process wall time adds interpreter start, imports and Prefect's log/event flush.",
         "",
-        "| variant | median s | ratio to raw | s per run | process wall s (median) | Vault ops / credential | Vault reads / credential | tokens in Vault |",
-        "|---|---|---|---|---|---|---|---|",
+        *_header(
+            "variant",
+            "median s",
+            "ratio to raw",
+            "s per run",
+            "process wall s",
+            "Vault ops / credential",
+            "Vault reads / credential",
+            "tokens in Vault",
+        ),
     ]
     raw = tokens["medians"]["raw"]["seconds"]
     for variant, runs in tokens["runs"].items():
         med = tokens["medians"][variant]
+        stored = ", ".join(str(r["refreshed_in_vault"]) for r in runs)
         out.append(
-            f"| {variant} | {_f(med['seconds'])} | {_f(med['seconds'] / raw)} | "
-            f"{_list([r['seconds'] for r in runs])} | {_f(med.get('process_wall_seconds'))} | "
-            f"{_f(med['vault_ops_per_credential'])} | {_f(med['vault_reads_per_credential'])} | "
-            f"{', '.join(str(r['refreshed_in_vault']) for r in runs)} / {tokens['credentials']} |"
+            _row(
+                variant,
+                _f(med["seconds"]),
+                _f(med["seconds"] / raw),
+                _list([r["seconds"] for r in runs]),
+                _f(med.get("process_wall_seconds")),
+                _f(med["vault_ops_per_credential"]),
+                _f(med["vault_reads_per_credential"]),
+                f"{stored} / {tokens['credentials']}",
+            )
         )
     flow_runs = tokens["runs"].get("flow", [])
     if flow_runs:

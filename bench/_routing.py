@@ -9,6 +9,7 @@ from the audit log, peak memory from /proc.
 from __future__ import annotations
 
 import asyncio
+import resource
 import sys
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from pydantic import SecretStr
 
 from bench._ingress import INGRESS_COMMAND, PLAIN_INGRESS_COMMAND, start_ingress
 from bench._loadgen import Sent, offer_closed_loop, offer_open_loop
-from bench._measure import PeakMemory, VaultAudit, median, summarize
+from bench._measure import PeakMemory, VaultAudit, cpu_seconds, median, summarize
 from bench._raw_routing import route_raw
 from bench._scenario import expected_message, make_events, set_scenario
 from bench._servers import BenchServers
@@ -44,6 +45,7 @@ class RoutingConfig:
         concurrency: int,
         repeats: int,
         plain: bool = True,
+        ingress_settings: dict[str, str] | None = None,
     ) -> None:
         self.sizes = list(sizes)
         self.latency_events = latency_events
@@ -51,6 +53,7 @@ class RoutingConfig:
         self.concurrency = concurrency
         self.repeats = repeats
         self.plain = plain
+        self.ingress_settings = ingress_settings or {}
 
 
 def _log(message: str) -> None:
@@ -103,6 +106,25 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in before}
 
 
+def _cpu(servers: BenchServers, ingress: ManagedProcess | None) -> dict[str, float]:
+    """CPU seconds used so far, per process (the bench process is the load generator)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    found = {
+        "bench (load generator / raw)": usage.ru_utime + usage.ru_stime,
+        "prefect server": cpu_seconds(servers.prefect.process.pid),
+        "sandbox": cpu_seconds(servers.sandbox.process.pid),
+        "openbao": cpu_seconds(servers.openbao.process.pid),
+    }
+    if ingress is not None:
+        found["ingress"] = cpu_seconds(ingress.process.pid)
+    return found
+
+
+def _cpu_delta(before: dict[str, float], after: dict[str, float], events: int) -> dict[str, float]:
+    """CPU seconds per 1,000 events, per process."""
+    return {k: round((after[k] - before[k]) * 1000 / events, 3) for k in before}
+
+
 def _messages(servers: BenchServers, account_id: str, prefix: str) -> dict[str, dict[str, Any]]:
     found = httpx2.get(
         f"{servers.sandbox.url}/_control/messages", params={"account_id": account_id}, timeout=120
@@ -144,14 +166,18 @@ def _ingress_run(
     audit = VaultAudit(servers.audit_log)
     audit.mark()
     before = _counters(servers)
+    cpu_before = _cpu(servers, ingress)
     url = ingress.extra["events_url"]
     if rate is None:
         sent = asyncio.run(offer_closed_loop(url, events, concurrency=concurrency))
     else:
         sent = asyncio.run(offer_open_loop(url, events, rate=rate))
+    cpu = _cpu_delta(cpu_before, _cpu(servers, ingress), len(events))
     after = _counters(servers)
     messages = _messages(servers, account_id, prefix)
-    return _ingress_result(sent, messages, events, _delta(before, after), audit.count())
+    result = _ingress_result(sent, messages, events, _delta(before, after), audit.count())
+    result["cpu_seconds_per_1000_events"] = cpu
+    return result
 
 
 def _ingress_result(
@@ -197,6 +223,7 @@ def _raw_run(
     audit = VaultAudit(servers.audit_log)
     audit.mark()
     before = _counters(servers)
+    cpu_before = _cpu(servers, None)
     result = asyncio.run(
         route_raw(
             vault_url=servers.openbao.url,
@@ -207,6 +234,7 @@ def _raw_run(
             events=events,
         )
     )
+    cpu = _cpu_delta(cpu_before, _cpu(servers, None), len(events))
     upstream = _delta(before, _counters(servers))
     vault = audit.count()
     messages = _messages(servers, account_id, prefix)
@@ -221,6 +249,7 @@ def _raw_run(
         "upstream_per_event": {k: v / n for k, v in upstream.items()},
         "vault": vault,
         "vault_reads_per_event": vault["reads"] / n,
+        "cpu_seconds_per_1000_events": cpu,
     }
 
 
@@ -254,6 +283,8 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, float]:
     }
     for key in runs[0]["upstream_per_event"]:
         out[f"{key}_per_event"] = median(r["upstream_per_event"][key] for r in runs)
+    for key in runs[0].get("cpu_seconds_per_1000_events", {}):
+        out[f"cpu:{key}"] = median(r["cpu_seconds_per_1000_events"][key] for r in runs)
     if "event_to_message_seconds" in runs[0]:
         for q in ("p50", "p95", "p99"):
             out[f"event_to_message_{q}"] = median(r["event_to_message_seconds"][q] for r in runs)
@@ -265,13 +296,28 @@ def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory
     seed_bearer(servers)
     set_scenario(servers.sandbox.url, ORCH_ACCOUNT)
     set_scenario(servers.sandbox.url, PLAIN_ACCOUNT)
-    results: dict[str, Any] = {"sizes": {}, "config": vars(config)}
+    from switchboard.ingress import IngressSettings
+
+    ingress_env = {
+        f"SWITCHBOARD_INGRESS_{k.upper()}": v for k, v in config.ingress_settings.items()
+    }
+    effective = IngressSettings.model_validate(
+        {**IngressSettings.model_construct().model_dump(), **config.ingress_settings}
+    )
+    results: dict[str, Any] = {
+        "sizes": {},
+        "config": vars(config),
+        "ingress_settings": effective.model_dump(
+            include={"batch_window_ms", "max_batch_size", "max_in_flight", "max_queued_events"}
+        ),
+    }
     orchestrated = start_ingress(
         servers,
         name="ingress",
         command=INGRESS_COMMAND,
         account_id=ORCH_ACCOUNT,
         bearer_credential=BEARER,
+        extra_env=ingress_env,
     )
     plain = (
         start_ingress(
@@ -280,6 +326,7 @@ def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory
             command=PLAIN_INGRESS_COMMAND,
             account_id=PLAIN_ACCOUNT,
             bearer_credential=BEARER,
+            extra_env=ingress_env,
         )
         if config.plain
         else None
@@ -333,9 +380,7 @@ def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory
         latency_runs = []
         for rep in range(config.repeats):
             tag = f"lat{rep}"
-            _log(
-                f"latency: {config.latency_events} events at {config.rate:g}/s, repetition {rep + 1}"
-            )
+            _log(f"latency: {config.latency_events} events at {config.rate:g}/s, run {rep + 1}")
             latency_runs.append(
                 _ingress_run(
                     servers,
