@@ -121,7 +121,11 @@ def _credentials_list(args: argparse.Namespace, stdin: TextIO) -> int:
     store = _store()
     rows = [("credential", "state", "expires at", "failures", "last error")]
     for name in store.list_credentials():
-        health = store.read_health(name)
+        try:
+            health = store.read_health(name)
+        except ConfigurationError:  # one damaged record must not hide the others
+            rows.append((name, "unreadable health record", "-", "-", "ConfigurationError"))
+            continue
         if health is None:
             rows.append((name, "never refreshed", "-", "0", "-"))
             continue
