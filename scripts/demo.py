@@ -49,6 +49,7 @@ from switchboard import admin
 __all__ = ["DemoConfig", "main"]
 
 ACCOUNT_ID = "demo-brand"
+BLOCK = "demo"  # the name of the demo's VaultConnection and LivePersonAccount documents
 RUN_TIMEOUT_SECONDS = 180.0
 PORTS = {  # what, environment variable, default
     "prefect": ("Prefect server", "DEMO_PREFECT_PORT", 4200),
@@ -63,7 +64,7 @@ SCENARIO: dict[str, dict[str, Any]] = {
     "103": {"agents": [{"agentId": "a3", "currentStatus": "ONLINE"}], "wait_p90_ms": 30_000},
     "104": {"agents": [{"agentId": "a4", "currentStatus": "ONLINE"}], "wait_p90_ms": -1},
 }
-SKILL_RULES = '{"102": {"threshold_minutes": 3}}'  # the busy message from 3 min on, for skill 102
+SKILL_RULES = {"102": {"threshold_minutes": 3}}  # skill 102's busy message from 3 min on
 
 
 class DemoError(RuntimeError):
@@ -101,6 +102,7 @@ class Demo:
     children: list[ManagedProcess] = field(default_factory=list)
     flows_env: dict[str, str] = field(default_factory=dict)
     root_token: str = field(default_factory=lambda: "root-" + secrets.token_hex(16))
+    identity: admin.AppRoleIdentity | None = None
 
     @property
     def logs(self) -> Path:
@@ -196,7 +198,7 @@ class Demo:
         """Policies and AppRole; the flows' identity goes to a 0600 env file and the children."""
         root = self.root()
         role_id = admin.set_up(root)
-        identity = admin.issue_identity(root)
+        identity = self.identity = admin.issue_identity(root)
         env_file = self.config.state_dir / "approle.env"
         identity.write_env_file(env_file)
         self.say(f"AppRole {admin.FLOWS_ROLE} ready (role id {role_id}); identity in {env_file}")
@@ -211,7 +213,7 @@ class Demo:
             SWITCHBOARD_LP_CSDS_HOST=f"127.0.0.1:{self.config.ports['sandbox']}",
             SWITCHBOARD_LP_SCHEME="http",
             SWITCHBOARD_LP_BEARER_CREDENTIAL="liveperson",
-            SWITCHBOARD_LP_SKILL_RULES=SKILL_RULES,
+            SWITCHBOARD_LP_SKILL_RULES=json.dumps(SKILL_RULES),
             SWITCHBOARD_INGRESS_PORT=str(self.config.ports["ingress"]),
             PREFECT_WORKER_QUERY_SECONDS="2",
         )
@@ -262,8 +264,32 @@ class Demo:
 
     def deploy(self) -> None:
         prefect_cli(self.api_url, "block", "register", "-m", "blocks")
+        self.save_blocks()
         deploy_all(self.api_url)
-        self.say(f"blocks registered; deployments deployed to work pool {POOL}")
+        self.say(f"blocks registered and saved as {BLOCK!r}; deployments in work pool {POOL}")
+
+    def save_blocks(self) -> None:
+        """Block documents for the ingress; the worker's flows fall back to the environment."""
+        from pydantic import SecretStr
+
+        from blocks import LivePersonAccount, VaultConnection
+        from switchboard.liveperson import SkillRule
+
+        assert self.identity is not None
+        VaultConnection(
+            address=self.config.url("vault"),
+            auth_method="approle",
+            role_id=SecretStr(self.identity.role_id),
+            secret_id=self.identity.secret_id,
+            approle_mount=self.identity.mount,
+        ).save(BLOCK, overwrite=True)
+        LivePersonAccount(
+            account_id=ACCOUNT_ID,
+            csds_host=f"127.0.0.1:{self.config.ports['sandbox']}",
+            scheme="http",
+            bearer_credential="liveperson",
+            skill_rules={skill: SkillRule(**rule) for skill, rule in SKILL_RULES.items()},
+        ).save(BLOCK, overwrite=True)
 
     def start_worker(self) -> None:
         self.spawn("worker", [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL])
@@ -273,8 +299,9 @@ class Demo:
         url = self.config.url("ingress")
         port = str(self.config.ports["ingress"])
         argv = [sys.executable, "-m", "switchboard.cli", "ingest", "--port", port]
+        argv += ["--account-block", BLOCK, "--vault-block", BLOCK]
         self.spawn("ingress", argv, ready_url=f"{url}/healthz")
-        self.say(f"ingress (switchboard ingest) listening on {url}/events")
+        self.say(f"ingress (switchboard ingest, blocks {BLOCK!r}) listening on {url}/events")
 
     def api(self) -> httpx2.Client:
         return httpx2.Client(
