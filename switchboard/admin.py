@@ -2,7 +2,7 @@
 
 Run once per Vault by an operator holding an admin token (``VAULT_ADDR``, ``VAULT_TOKEN``)::
 
-    python -m switchboard.admin --env-file .state/approle.env
+    switchboard vault --env-file .state/approle.env      # or: python -m switchboard.admin
 
 It installs ``vault/policies/*.hcl`` (rewritten for the configured mount and base path), enables
 AppRole and creates the ``switchboard-flows`` role (short, renewable tokens). With ``--env-file`` it
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import hvac
+import hvac.exceptions
+import requests
 from pydantic import SecretStr
 
 from switchboard._settings import DEFAULT_BASE_PATH, DEFAULT_MOUNT
@@ -190,8 +192,12 @@ def set_up(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m switchboard.admin``: set up Vault with the admin token in ``VAULT_TOKEN``."""
-    parser = argparse.ArgumentParser(prog="python -m switchboard.admin", description=__doc__)
+    """``switchboard vault``: set up Vault with the admin token in ``VAULT_TOKEN``."""
+    parser = argparse.ArgumentParser(
+        prog="switchboard vault",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--mount", default=DEFAULT_MOUNT, help="KV v2 mount (default: %(default)s)")
     parser.add_argument(
         "--base-path", default=DEFAULT_BASE_PATH, help="base path (default: %(default)s)"
@@ -212,20 +218,30 @@ def main(argv: list[str] | None = None) -> int:
         print("error: set VAULT_ADDR and VAULT_TOKEN (an admin token) first", file=sys.stderr)
         return 2
     client = hvac.Client(url=addr, token=token, namespace=os.environ.get("VAULT_NAMESPACE"))
-    role_id = set_up(
-        client,
-        mount=args.mount,
-        base_path=args.base_path,
-        approle_mount=args.approle_mount,
-        token_ttl=args.token_ttl,
-        token_max_ttl=args.token_max_ttl,
-    )
-    print(f"policies {FLOWS_POLICY}, {CONSUMER_POLICY} installed; role {FLOWS_ROLE} ready")
-    print(f"role id: {role_id}")
-    if args.env_file is None:
-        print("no secret id issued; pass --env-file PATH to issue one into that file (mode 0600)")
-        return 0
-    issue_identity(client, mount=args.approle_mount).write_env_file(args.env_file)
+    try:
+        role_id = set_up(
+            client,
+            mount=args.mount,
+            base_path=args.base_path,
+            approle_mount=args.approle_mount,
+            token_ttl=args.token_ttl,
+            token_max_ttl=args.token_max_ttl,
+        )
+        print(f"policies {FLOWS_POLICY}, {CONSUMER_POLICY} installed; role {FLOWS_ROLE} ready")
+        print(f"role id: {role_id}")
+        if args.env_file is None:
+            print(
+                "no secret id issued; pass --env-file PATH to issue one into that file (mode 0600)"
+            )
+            return 0
+        issue_identity(client, mount=args.approle_mount).write_env_file(args.env_file)
+    except hvac.exceptions.VaultError as exc:
+        detail = " ".join(str(exc).replace("*", "").split())  # hvac's message spans lines
+        print(f"error: Vault refused ({type(exc).__name__}): {detail}", file=sys.stderr)
+        return 1
+    except requests.RequestException as exc:
+        print(f"error: cannot reach Vault at {addr} ({type(exc).__name__})", file=sys.stderr)
+        return 1
     print(f"new secret id written with the role id to {args.env_file} (mode 0600)")
     return 0
 

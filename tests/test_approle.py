@@ -273,3 +273,17 @@ def test_the_flows_token_is_renewed_under_the_flows_policy(
         time.sleep(1.2)
         assert store.read_client(operator_wrote).client_id == "cid"
     assert store.session.client().auth.token.lookup_self()["data"]["accessor"] == first
+
+
+def test_admin_command_without_admin_rights_fails_in_one_line(
+    vault_root: hvac.Client, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin.install_policies(vault_root)
+    weak = vault_root.auth.token.create(policies=[admin.CONSUMER_POLICY], ttl="5m")
+    monkeypatch.setenv("VAULT_TOKEN", weak["auth"]["client_token"])
+
+    assert admin.main([]) == 1
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: Vault refused (Forbidden)")
