@@ -77,7 +77,8 @@ def postgres(session_dir: Path) -> Iterator[Cluster]:
         shutil.chown(root, user="postgres")
         shutil.chown(sockets, user="postgres")
     initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "switchboard", "--auth=trust"]
-    subprocess.run([*as_postgres, *initdb, "--encoding=UTF8", "--no-sync"], check=True)
+    # cwd: a directory the postgres user may enter (the checkout may not be one).
+    subprocess.run([*as_postgres, *initdb, "--encoding=UTF8", "--no-sync"], check=True, cwd=root)
     port = free_port()
     postgres = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets)]
     log_path = session_dir / "postgres.log"
@@ -87,6 +88,7 @@ def postgres(session_dir: Path) -> Iterator[Cluster]:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            cwd=root,
             start_new_session=True,
         )
     server = ManagedProcess("postgres", process, f"127.0.0.1:{port}", log_path)
