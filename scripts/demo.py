@@ -65,6 +65,7 @@ SCENARIO: dict[str, dict[str, Any]] = {
     "104": {"agents": [{"agentId": "a4", "currentStatus": "ONLINE"}], "wait_p90_ms": -1},
 }
 SKILL_RULES = {"102": {"threshold_minutes": 3}}  # skill 102's busy message from 3 min on
+SKILLS_OF_BATCH = ["101", "102", "103", "104", "102", "101"]  # the ingress batch, in order
 
 
 class DemoError(RuntimeError):
@@ -483,9 +484,6 @@ class _RetryOn503(httpx2.HTTPTransport):
             response.close()
             time.sleep(delay)
         return super().handle_request(request)
-
-
-SKILLS_OF_BATCH = ["101", "102", "103", "104", "102", "101"]
 
 
 def _routing_event(conversation: str, skill: str) -> dict[str, Any]:
