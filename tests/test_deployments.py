@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ Deployments = dict[str, dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def api(prefect_server: ManagedProcess) -> httpx2.Client:
+def api(prefect_server: ManagedProcess) -> Iterator[httpx2.Client]:
     with httpx2.Client(base_url=prefect_server.extra["api_url"] + "/", timeout=30) as client:
         yield client
 
@@ -43,7 +43,11 @@ def deployments(prefect_server: ManagedProcess, api: httpx2.Client) -> Deploymen
 def flow_runs_of(api: httpx2.Client, deployment_id: str) -> list[dict[str, Any]]:
     response = api.post(
         "flow_runs/filter",
-        json={"deployments": {"id": {"any_": [deployment_id]}}, "limit": 200},
+        json={
+            "deployments": {"id": {"any_": [deployment_id]}},
+            "sort": "EXPECTED_START_TIME_DESC",  # newest first
+            "limit": 200,
+        },
     )
     response.raise_for_status()
     return list(response.json())
