@@ -22,9 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench._ingress import account_env
 from bench._measure import PeakMemory
+from bench._prefect_api import run_prefect_api
 from bench._report import render
-from bench._routing import RoutingConfig, run_routing
+from bench._routing import BEARER, ORCH_ACCOUNT, RoutingConfig, prepare_routing, run_routing
 from bench._servers import bench_servers
 from bench._tokens import TokenConfig, run_tokens
 
@@ -66,7 +68,11 @@ def _machine() -> dict[str, Any]:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
-    parser.add_argument("--only", choices=("routing", "tokens"), help="run one part only")
+    parser.add_argument(
+        "--only",
+        choices=("routing", "tokens", "prefect-api"),
+        help="run one part only (prefect-api: flow-run API latency by call, a diagnostic)",
+    )
     parser.add_argument("--repeats", type=int, help="repetitions per scenario (default 3)")
     parser.add_argument("--sizes", help="routing sizes, comma-separated (default 1000,10000)")
     parser.add_argument("--credentials", type=int, help="token fleet size (default 1000)")
@@ -145,8 +151,16 @@ def main(argv: list[str] | None = None) -> int:
             memory.watch("sandbox", servers.sandbox.process.pid)
             memory.start()
             try:
+                if args.only in (None, "routing", "prefect-api"):
+                    prepare_routing(servers)
                 if args.only in (None, "routing"):
                     results["routing"] = run_routing(servers, routing, memory)
+                if args.only in (None, "prefect-api"):
+                    env = account_env(servers, ORCH_ACCOUNT, BEARER)
+                    runs = 4 if quick else 20
+                    results["prefect_api"] = [
+                        run_prefect_api(env, workdir, runs=runs, concurrency=k) for k in (1, 4)
+                    ]
                 if args.only in (None, "tokens"):
                     results["tokens"] = run_tokens(servers, tokens, memory)
             except BaseException:

@@ -15,10 +15,23 @@ from pathlib import Path
 from bench._servers import BenchServers
 from sandbox.servers import ManagedProcess, free_port, wait_for_http
 
-__all__ = ["INGRESS_COMMAND", "PLAIN_INGRESS_COMMAND", "start_ingress"]
+__all__ = ["INGRESS_COMMAND", "PLAIN_INGRESS_COMMAND", "account_env", "start_ingress"]
 
 INGRESS_COMMAND = (sys.executable, "-m", "switchboard.ingress")
 PLAIN_INGRESS_COMMAND = (sys.executable, "-m", "bench._plain_ingress")
+
+
+def account_env(
+    servers: BenchServers, account_id: str, bearer_credential: str, **extra: str
+) -> dict[str, str]:
+    """Environment of a process that routes for ``account_id`` against the sandbox."""
+    return servers.child_env(
+        SWITCHBOARD_LP_ACCOUNT_ID=account_id,
+        SWITCHBOARD_LP_CSDS_HOST=servers.sandbox.url.removeprefix("http://"),
+        SWITCHBOARD_LP_SCHEME="http",
+        SWITCHBOARD_LP_BEARER_CREDENTIAL=bearer_credential,
+        **extra,
+    )
 
 
 def start_ingress(
@@ -32,11 +45,10 @@ def start_ingress(
 ) -> ManagedProcess:
     """Start ``command`` serving account ``account_id``; wait until ``/healthz`` answers."""
     port = free_port()
-    env = servers.child_env(
-        SWITCHBOARD_LP_ACCOUNT_ID=account_id,
-        SWITCHBOARD_LP_CSDS_HOST=servers.sandbox.url.removeprefix("http://"),
-        SWITCHBOARD_LP_SCHEME="http",
-        SWITCHBOARD_LP_BEARER_CREDENTIAL=bearer_credential,
+    env = account_env(
+        servers,
+        account_id,
+        bearer_credential,
         SWITCHBOARD_INGRESS_HOST="127.0.0.1",
         SWITCHBOARD_INGRESS_PORT=str(port),
         **(extra_env or {}),

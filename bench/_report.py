@@ -110,6 +110,8 @@ def render(results: dict[str, Any]) -> str:
     tokens = results.get("tokens")
     if tokens:
         out += _tokens(tokens)
+    if results.get("prefect_api"):
+        out += _prefect_api(results["prefect_api"])
     if results.get("peak_memory_mib"):
         out += [
             "",
@@ -290,6 +292,12 @@ def _tokens(tokens: dict[str, Any]) -> list[str]:
                 f"{stored} / {tokens['credentials']}",
             )
         )
+    roles = [key.removeprefix("cpu:") for key in tokens["medians"]["raw"] if key.startswith("cpu:")]
+    if roles:
+        out += ["", "CPU seconds used during the run, by process (medians):", ""]
+        out += _header("variant", *roles)
+        for variant, med in tokens["medians"].items():
+            out.append(_row(variant, *(_f(med.get(f"cpu:{role}")) for role in roles)))
     flow_runs = tokens["runs"].get("flow", [])
     if flow_runs:
         kinds = flow_runs[0]["vault"]["by_kind"]
@@ -299,4 +307,28 @@ def _tokens(tokens: dict[str, Any]) -> list[str]:
             + ", ".join(f"`{k}` {v}" for k, v in kinds.items())
             + ".",
         ]
+    return out
+
+
+def _prefect_api(parts: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "",
+        "### Prefect API time of a `route_conversations` run (diagnostic)",
+        "",
+        "The flow called in one process on batches of 10 events, k runs at a time; every Prefect "
+        "API request timed by method and path (seconds).",
+    ]
+    for part in parts:
+        run = part["run_seconds"]
+        out += [
+            "",
+            f"k = {part['concurrency']}: {part['runs']} runs in {_f(part['seconds'])} s "
+            f"({_f(part['flow_runs_per_second'])} flow runs/s); run time p50 {_f(run['p50'])}, "
+            f"p95 {_f(run['p95'])}, max {_f(run['max'])}.",
+            "",
+            *_header("call", "per run", "p50", "p95", "max", "total"),
+        ]
+        for call, c in part["api_calls"].items():
+            cells = (_f(c["p50"], 3), _f(c["p95"], 3), _f(c["max"], 3), _f(c["total"]))
+            out.append(_row(f"`{call}`", _f(c["per_run"], 1), *cells))
     return out

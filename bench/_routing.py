@@ -27,7 +27,7 @@ from bench._scenario import expected_message, make_events, set_scenario
 from bench._servers import BenchServers
 from sandbox.servers import ManagedProcess
 
-__all__ = ["RoutingConfig", "run_routing"]
+__all__ = ["ORCH_ACCOUNT", "RoutingConfig", "prepare_routing", "run_routing"]
 
 BEARER = "bench-lp"
 ORCH_ACCOUNT = "bench-orchestrated"
@@ -58,6 +58,12 @@ class RoutingConfig:
 
 def _log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def prepare_routing(servers: BenchServers) -> None:
+    """The LivePerson bearer in Vault and the orchestrated account's scenario."""
+    seed_bearer(servers)
+    set_scenario(servers.sandbox.url, ORCH_ACCOUNT)
 
 
 def seed_bearer(servers: BenchServers) -> None:
@@ -293,8 +299,6 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory) -> dict[str, Any]:
     """Every routing measurement; the ingress processes run for the whole benchmark."""
-    seed_bearer(servers)
-    set_scenario(servers.sandbox.url, ORCH_ACCOUNT)
     set_scenario(servers.sandbox.url, PLAIN_ACCOUNT)
     from switchboard.ingress import IngressSettings
 

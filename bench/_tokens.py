@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from typing import Any
 import httpx2
 from pydantic import SecretStr
 
-from bench._measure import PeakMemory, VaultAudit, median
+from bench._measure import PeakMemory, VaultAudit, cpu_seconds, median
 from bench._raw_tokens import refresh_raw
 from bench._servers import BenchServers
 
@@ -128,6 +129,19 @@ def _subprocess_run(
     return result
 
 
+def _cpu(servers: BenchServers) -> dict[str, float]:
+    """CPU seconds so far: the refreshing client (this process, or its finished children)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "client (raw: bench process)": own.ru_utime + own.ru_stime,
+        "client (core/flow: own process)": children.ru_utime + children.ru_stime,
+        "openbao": cpu_seconds(servers.openbao.process.pid),
+        "sandbox": cpu_seconds(servers.sandbox.process.pid),
+        "prefect server": cpu_seconds(servers.prefect.process.pid),
+    }
+
+
 def _one_variant(
     servers: BenchServers, variant: str, base: str, count: int, memory: PeakMemory
 ) -> dict[str, Any]:
@@ -135,6 +149,7 @@ def _one_variant(
     audit = VaultAudit(servers.audit_log)
     audit.mark()
     idp_before = _token_counter(servers)
+    cpu_before = _cpu(servers)
     if variant == "raw":
         result = asyncio.run(
             refresh_raw(
@@ -150,6 +165,8 @@ def _one_variant(
         result = _subprocess_run(
             servers, "flow", base, memory, "refresh_due_tokens flow-run process"
         )
+    cpu_after = _cpu(servers)
+    result["cpu_seconds"] = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
     vault = audit.count()
     result["idp_token_calls"] = _token_counter(servers) - idp_before
     result["vault"] = vault
@@ -182,6 +199,9 @@ def run_tokens(servers: BenchServers, config: TokenConfig, memory: PeakMemory) -
                 r["process_wall_seconds"] for r in runs[variant]
             )
             medians[variant]["import_seconds"] = median(r["import_seconds"] for r in runs[variant])
+    for variant, found in runs.items():
+        for key in found[0]["cpu_seconds"]:
+            medians[variant][f"cpu:{key}"] = median(r["cpu_seconds"][key] for r in found)
     return {
         "credentials": config.credentials,
         "concurrency": CONCURRENCY,
