@@ -70,8 +70,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
     parser.add_argument(
         "--only",
-        choices=("routing", "tokens", "prefect-api"),
-        help="run one part only (prefect-api: flow-run API latency by call, a diagnostic)",
+        help="comma-separated parts to run: routing, tokens, prefect-api (flow-run API latency "
+        "by call, a diagnostic); default all",
     )
     parser.add_argument("--repeats", type=int, help="repetitions per scenario (default 3)")
     parser.add_argument("--sizes", help="routing sizes, comma-separated (default 1000,10000)")
@@ -101,6 +101,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="SETTING=VALUE",
         help="an ingress setting for both ingress variants, e.g. max_in_flight=1 (repeatable)",
     )
+    parser.add_argument(
+        "--tuned-ingress",
+        action="store_true",
+        help="run the orchestrated ingress with one Prefect client per process (an experiment)",
+    )
     parser.add_argument("--no-plain", action="store_true", help="skip the plain-ingress variant")
     parser.add_argument("--no-core", action="store_true", help="skip the token core variant")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where results go")
@@ -112,6 +117,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    parts = set(args.only.split(",")) if args.only else {"routing", "tokens", "prefect-api"}
+    unknown = parts - {"routing", "tokens", "prefect-api"}
+    if unknown:
+        print(f"python -m bench: --only: unknown part(s) {sorted(unknown)}", file=sys.stderr)
+        return 2
     quick = args.quick
     repeats = args.repeats or (1 if quick else 3)
     sizes = (
@@ -127,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         repeats=repeats,
         plain=not args.no_plain,
         ingress_settings=dict(item.split("=", 1) for item in args.ingress),
+        tuned=args.tuned_ingress,
     )
     tokens = TokenConfig(
         credentials=args.credentials or (12 if quick else 1000),
@@ -151,17 +162,17 @@ def main(argv: list[str] | None = None) -> int:
             memory.watch("sandbox", servers.sandbox.process.pid)
             memory.start()
             try:
-                if args.only in (None, "routing", "prefect-api"):
+                if parts & {"routing", "prefect-api"}:
                     prepare_routing(servers)
-                if args.only in (None, "routing"):
+                if "routing" in parts:
                     results["routing"] = run_routing(servers, routing, memory)
-                if args.only in (None, "prefect-api"):
+                if "prefect-api" in parts:
                     env = account_env(servers, ORCH_ACCOUNT, BEARER)
                     runs = 4 if quick else 20
                     results["prefect_api"] = [
                         run_prefect_api(env, workdir, runs=runs, concurrency=k) for k in (1, 4)
                     ]
-                if args.only in (None, "tokens"):
+                if "tokens" in parts:
                     results["tokens"] = run_tokens(servers, tokens, memory)
             except BaseException:
                 print(servers.log_tails(), file=sys.stderr)

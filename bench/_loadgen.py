@@ -37,6 +37,17 @@ class _Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST on the kept-alive connection; once more on a new one if the server had closed it."""
+        reused = self.writer is not None and not self.writer.is_closing()
+        try:
+            return await self._post(path, body)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if not reused:
+                raise
+            self.close()  # the server closed an idle keep-alive connection before reading
+            return await self._post(path, body)
+
+    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -48,7 +59,7 @@ class _Connection:
         status_line = await self.reader.readline()
         if not status_line:
             self.close()
-            raise ConnectionError("the server closed the connection")
+            raise ConnectionResetError("the server closed the connection")
         status = int(status_line.split()[1])
         length, close = 0, False
         while (line := await self.reader.readline()) not in (b"\r\n", b"\n", b""):

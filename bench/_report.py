@@ -148,7 +148,13 @@ def _routing(routing: dict[str, Any]) -> list[str]:
         "",
         "### Routing: ingress → flow runs → sandbox messages (50 skills)",
         "",
-        "Ingress settings: " + ", ".join(f"`{k}={v}`" for k, v in settings.items()) + ".",
+        "Ingress settings: "
+        + ", ".join(f"`{k}={v}`" for k, v in settings.items())
+        + (
+            "; orchestrated ingress = `bench._tuned_ingress` (one Prefect client per process)."
+            if routing["config"].get("tuned")
+            else "."
+        ),
         "",
         _ROUTING_INTRO.format(concurrency=routing["config"]["concurrency"]),
         "",
@@ -195,17 +201,28 @@ def _latency(latency: dict[str, Any]) -> list[str]:
         "From the POST leaving the generator to the sandbox recording the message "
         "(`received_at`), for every conversation that gets a message.",
         "",
-        *_header("run", "events", "messages", "p50 s", "p95 s", "p99 s", "max s", "ack p95 s"),
+        *_header(
+            "run",
+            "events",
+            "answered 200",
+            "messages",
+            "p50 s",
+            "p95 s",
+            "p99 s",
+            "max s",
+            "ack p95 s",
+        ),
     ]
     for i, run in enumerate(latency["runs"], 1):
         lat = run["event_to_message_seconds"]
         quantiles = [_f(lat[q], 3) for q in ("p50", "p95", "p99", "max")]
+        ok = run["statuses"].get("200", 0)
         out.append(
-            _row(i, run["events"], lat["count"], *quantiles, _f(run["ack_seconds"]["p95"], 3))
+            _row(i, run["events"], ok, lat["count"], *quantiles, _f(run["ack_seconds"]["p95"], 3))
         )
     med = latency["medians"]
     quantiles = [_f(med.get(f"event_to_message_{q}"), 3) for q in ("p50", "p95", "p99")]
-    out.append(_row("median", "", "", *quantiles, "", ""))
+    out.append(_row("median", "", "", "", *quantiles, "", ""))
     return out
 
 
