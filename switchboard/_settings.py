@@ -47,7 +47,9 @@ class VaultSettings(BaseSettings):
     )
     role_id: str | None = Field(default=None, description="AppRole role id.")
     secret_id: SecretStr | None = Field(default=None, description="AppRole secret id.")
-    approle_mount: str = Field(default="approle", description="Mount point of the AppRole auth method.")
+    approle_mount: str = Field(
+        default="approle", description="Mount point of the AppRole auth method."
+    )
     ca_cert: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("VAULT_CACERT", "SWITCHBOARD_VAULT_CA_CERT"),
@@ -66,7 +68,8 @@ class VaultSettings(BaseSettings):
     def _needs_an_identity(self) -> VaultSettings:
         if self.token is None and not (self.role_id and self.secret_id):
             raise ValueError(
-                "set VAULT_TOKEN, or SWITCHBOARD_VAULT_ROLE_ID and SWITCHBOARD_VAULT_SECRET_ID for AppRole"
+                "set VAULT_TOKEN, or SWITCHBOARD_VAULT_ROLE_ID and SWITCHBOARD_VAULT_SECRET_ID "
+                "for AppRole"
             )
         if not self.addr.startswith(("http://", "https://")):
             raise ValueError("VAULT_ADDR must start with http:// or https://")
@@ -80,23 +83,41 @@ class VaultSettings(BaseSettings):
 class TokenSettings(BaseSettings):
     """How the token flows pace, bound and protect refreshes."""
 
-    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_TOKEN_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_TOKEN_", env_file=".env", extra="ignore"
+    )
 
     refresh_at_fraction: float = Field(
-        default=2 / 3, gt=0, lt=1, description="Refresh once this fraction of the lifetime has passed."
+        default=2 / 3,
+        gt=0,
+        lt=1,
+        description="Refresh once this fraction of the lifetime has passed.",
     )
     refresh_jitter_fraction: float = Field(
-        default=0.15, ge=0, lt=0.5, description="Random share of the lifetime added to spread a fleet."
+        default=0.15,
+        ge=0,
+        lt=0.5,
+        description="Random share of the lifetime added to spread a fleet.",
     )
     keep_alive_seconds: int = Field(
-        default=86_400, gt=0, description="Refresh idle refresh-token credentials at least this often."
+        default=86_400,
+        gt=0,
+        description="Refresh idle refresh-token credentials at least this often.",
     )
     lock_lease_seconds: float = Field(
-        default=60.0, gt=0, description="Lease of the per-credential refresh lock (renewed while held)."
+        default=60.0,
+        gt=0,
+        description="Lease of the per-credential refresh lock (renewed while held).",
     )
-    max_concurrency: int = Field(default=8, gt=0, description="Credentials refreshed at once per run.")
-    http_timeout: float = Field(default=10.0, gt=0, description="Seconds per token endpoint request.")
-    max_attempts: int = Field(default=4, gt=0, description="Attempts per refresh on transient errors.")
+    max_concurrency: int = Field(
+        default=8, gt=0, description="Credentials refreshed at once per run."
+    )
+    http_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds per token endpoint request."
+    )
+    max_attempts: int = Field(
+        default=4, gt=0, description="Attempts per refresh on transient errors."
+    )
     per_credential_tasks_up_to: int = Field(
         default=100,
         ge=0,

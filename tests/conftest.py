@@ -33,7 +33,9 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def openbao(session_dir: Path) -> Iterator[ManagedProcess]:
-    server = start_openbao(port=free_port(), root_token=ROOT_TOKEN, log_path=session_dir / "openbao.log")
+    server = start_openbao(
+        port=free_port(), root_token=ROOT_TOKEN, log_path=session_dir / "openbao.log"
+    )
     os.environ["VAULT_ADDR"] = server.url
     os.environ["VAULT_TOKEN"] = ROOT_TOKEN
     try:
@@ -123,10 +125,14 @@ def new_credential(sandbox: ManagedProcess, credential_store, unique_name: str):
             if key in options
         }
         grants = [grant] if grant == "client_credentials" else ["refresh_token"]
-        client = httpx2.post(
-            f"{sandbox.url}/_control/clients",
-            json={"client_id": name, "grant_types": grants, **options},
-        ).raise_for_status().json()
+        client = (
+            httpx2.post(
+                f"{sandbox.url}/_control/clients",
+                json={"client_id": name, "grant_types": grants, **options},
+            )
+            .raise_for_status()
+            .json()
+        )
         definition = ClientDefinition(
             token_url=f"{sandbox.url}/oauth/token",
             client_id=client["client_id"],
