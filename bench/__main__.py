@@ -33,6 +33,13 @@ from bench._tokens import TokenConfig, run_tokens
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _memory_total() -> str:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    return "?"
+
+
 def _machine() -> dict[str, Any]:
     def run(*argv: str) -> str:
         try:
@@ -55,7 +62,7 @@ def _machine() -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
-        "memory": run("free", "-h").splitlines()[1:2],
+        "memory": _memory_total(),
         "kernel": platform.release(),
         "python": platform.python_version(),
         "prefect": prefect.__version__,
@@ -147,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     results: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
-        "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": shlex.join(
+            ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "quick": quick,
         "machine": _machine(),
         "prefect_database": args.prefect_db,
