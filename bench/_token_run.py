@@ -1,8 +1,10 @@
-"""One token-fleet run in its own process: ``python -m bench._token_run flow|core``.
+"""One token-fleet run in its own process: ``python -m bench._token_run flow|core|core-reuse``.
 
 ``flow``: one ``refresh_due_tokens`` run (Prefect, task per credential), as a worker's flow-run
 process would execute it. ``core``: the same ``Refresher`` plan and refreshes on a thread pool of
-the same size, without Prefect. Prints one JSON line: import and run seconds, outcomes.
+the same size, without Prefect. ``core-reuse``: ``core`` with the plan's snapshot handed to the
+refresh instead of read again (an experiment for BENCHMARKS.md's findings). Prints one JSON line:
+import and run seconds, outcomes.
 """
 
 from __future__ import annotations
@@ -32,15 +34,29 @@ def _flow() -> dict[str, Any]:
     }
 
 
-def _core() -> dict[str, Any]:
+def _core(*, reuse_plan: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     from switchboard._settings import TokenSettings, VaultSettings, load
-    from switchboard.refresh import Refresher
+    from switchboard.refresh import Refresher, Snapshot
     from switchboard.vault import CredentialStore
+
+    class PlannedRefresher(Refresher):
+        """Experiment: ``refresh`` uses the snapshot ``plan`` read instead of reading it again."""
+
+        planned: dict[str, Snapshot] = {}
+
+        def snapshot(self, name: str) -> Snapshot:
+            found = self.planned.pop(name, None)
+            if found is not None:
+                return found
+            snapshot = super().snapshot(name)
+            self.planned[name] = snapshot
+            return snapshot
 
     imported = time.perf_counter()
     settings = load(TokenSettings)
-    refresher = Refresher(CredentialStore.from_settings(load(VaultSettings)), settings)
+    kind = PlannedRefresher if reuse_plan else Refresher
+    refresher = kind(CredentialStore.from_settings(load(VaultSettings)), settings)
     plan = refresher.plan(refresher.discover())
     with ThreadPoolExecutor(max_workers=settings.max_concurrency) as pool:
         outcomes = list(pool.map(refresher.refresh, plan.due))
@@ -55,7 +71,7 @@ def _core() -> dict[str, Any]:
 
 def main() -> None:
     mode = sys.argv[1]
-    result = _flow() if mode == "flow" else _core()
+    result = _flow() if mode == "flow" else _core(reuse_plan=mode == "core-reuse")
     print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 

@@ -13,7 +13,6 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,13 @@ CONCURRENCY = 8  # TokenSettings.max_concurrency's default: the flow's bound, an
 
 
 class TokenConfig:
-    def __init__(self, *, credentials: int, repeats: int, core: bool = True) -> None:
+    def __init__(
+        self, *, credentials: int, repeats: int, core: bool = True, reuse_plan: bool = False
+    ) -> None:
         self.credentials = credentials
         self.repeats = repeats
         self.core = core
+        self.reuse_plan = reuse_plan
 
 
 def _log(message: str) -> None:
@@ -159,8 +161,8 @@ def _one_variant(
                 concurrency=CONCURRENCY,
             )
         )
-    elif variant == "core":
-        result = _subprocess_run(servers, "core", base, memory, "token core process (no Prefect)")
+    elif variant in ("core", "core-reuse"):
+        result = _subprocess_run(servers, variant, base, memory, "token core process (no Prefect)")
     else:
         result = _subprocess_run(
             servers, "flow", base, memory, "refresh_due_tokens flow-run process"
@@ -178,7 +180,9 @@ def _one_variant(
 
 
 def run_tokens(servers: BenchServers, config: TokenConfig, memory: PeakMemory) -> dict[str, Any]:
-    variants: Sequence[str] = ("raw", "core", "flow") if config.core else ("raw", "flow")
+    variants: list[str] = ["raw", "core", "flow"] if config.core else ["raw", "flow"]
+    if config.reuse_plan:
+        variants.insert(-1, "core-reuse")
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for rep in range(config.repeats):
         for variant in variants:
@@ -193,7 +197,7 @@ def run_tokens(servers: BenchServers, config: TokenConfig, memory: PeakMemory) -
         }
         for variant, found in runs.items()
     }
-    for variant in ("core", "flow"):
+    for variant in ("core", "core-reuse", "flow"):
         if variant in runs:
             medians[variant]["process_wall_seconds"] = median(
                 r["process_wall_seconds"] for r in runs[variant]
