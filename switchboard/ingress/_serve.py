@@ -41,9 +41,9 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="TCP port (default 8787)")
     parser.add_argument("--account-block", help="LivePersonAccount block name")
     parser.add_argument("--vault-block", help="VaultConnection block name")
-    parser.add_argument("--batch-window-ms", type=float, help="batching window (default 25)")
+    parser.add_argument("--batch-window-ms", type=float, help="batching window (default 100)")
     parser.add_argument("--max-batch-size", type=int, help="events per flow run (default 500)")
-    parser.add_argument("--max-in-flight", type=int, help="flow runs at once (default 4)")
+    parser.add_argument("--max-in-flight", type=int, help="flow runs at once (default 2)")
 
 
 def run_ingest(args: argparse.Namespace) -> None:

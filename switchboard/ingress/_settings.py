@@ -18,10 +18,14 @@ class IngressSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=8787, gt=0, lt=65536, description="TCP port to listen on.")
     batch_window_ms: float = Field(
-        default=25.0, ge=0, description="How long the first event of a batch waits for company."
+        default=100.0, ge=0, description="How long the first event of a batch waits for company."
     )
     max_batch_size: int = Field(default=500, gt=0, description="Events per flow run at most.")
-    max_in_flight: int = Field(default=4, gt=0, description="Flow runs executing at once.")
+    max_in_flight: int = Field(
+        default=2,
+        gt=0,
+        description="Flow runs executing at once; while all are busy, the next batch grows.",
+    )
     max_queued_events: int = Field(
         default=20_000, gt=0, description="Events waiting for a flow run before requests get 503."
     )
