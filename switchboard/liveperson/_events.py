@@ -17,6 +17,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
 )
 
 __all__ = [
@@ -37,10 +38,20 @@ def _id_to_str(value: Any) -> Any:
     return value
 
 
+_ID_PATTERN = r"^[A-Za-z0-9._:~-]+$"
 LivePersonId = Annotated[
     str,
     BeforeValidator(_id_to_str),
-    StringConstraints(strict=True, pattern=r"^[A-Za-z0-9._:~-]+$", max_length=MAX_ID_LENGTH),
+    StringConstraints(strict=True, pattern=_ID_PATTERN, max_length=MAX_ID_LENGTH),
+    # the parameter schema (UI form, enforced deployment parameters) takes numbers too
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _ID_PATTERN, "maxLength": MAX_ID_LENGTH},
+                {"type": "integer"},
+            ]
+        }
+    ),
 ]
 
 
@@ -49,17 +60,30 @@ class General(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
-    conv_id: LivePersonId = Field(alias="convId", description="Conversation id.")
-    dialog_id: LivePersonId = Field(alias="dialogId", description="Dialog id the message goes to.")
+    conv_id: LivePersonId = Field(
+        alias="convId", title="Conversation id", description="Conversation id."
+    )
+    dialog_id: LivePersonId = Field(
+        alias="dialogId", title="Dialog id", description="Dialog id the message goes to."
+    )
     cbot_event_type: str | None = Field(
-        default=None, alias="cbotEventType", max_length=200, description="LivePerson event type."
+        default=None,
+        alias="cbotEventType",
+        title="Event type",
+        max_length=200,
+        description="LivePerson event type.",
     )
     start_ts: int | None = Field(
-        default=None, alias="startTs", ge=0, description="Conversation start, epoch milliseconds."
+        default=None,
+        alias="startTs",
+        title="Start time",
+        ge=0,
+        description="Conversation start, epoch milliseconds.",
     )
     in_off_hours: bool | None = Field(
         default=None,
         alias="inOffHours",
+        title="In off hours",
         description="Whether the event came outside working hours.",
     )
 
@@ -70,10 +94,15 @@ class Routing(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     old_skill_id: LivePersonId | None = Field(
-        default=None, alias="oldSkillId", description="Skill the conversation came from."
+        default=None,
+        alias="oldSkillId",
+        title="Old skill id",
+        description="Skill the conversation came from.",
     )
     new_skill_id: LivePersonId = Field(
-        alias="newSkillId", description="Skill the conversation was routed to."
+        alias="newSkillId",
+        title="New skill id",
+        description="Skill the conversation was routed to.",
     )
 
 
