@@ -63,9 +63,8 @@ async def test_queue_health_v2_reads_p90_and_no_data(lp_account) -> None:
 
 
 async def test_queue_health_v1_signs_with_oauth1_keys(lp_account, credential_store) -> None:
-    from switchboard.oauth1 import oauth1_auth
-
     from switchboard._models import OAuth1Keys
+    from switchboard.oauth1 import oauth1_auth
 
     keys = OAuth1Keys.model_validate(lp_account.control("oauth1-keys", {}))
     lp_account.scenario({"1": (["ONLINE"], 3 * MIN)})
