@@ -408,7 +408,6 @@ def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory
             "runs": latency_runs,
             "medians": _medians(latency_runs),
         }
-        results["ingress_logs"] = {"orchestrated": str(orchestrated.log_path)}
     finally:
         orchestrated.stop(timeout=40)
         if plain is not None:
