@@ -195,3 +195,22 @@ async def test_a_named_vault_block_supplies_the_bearer(account, openbao, vault_r
     )
     assert state.is_completed(), state.message
     assert [m["conversation_id"] for m in account.messages()] == [c]
+
+
+async def test_queue_health_v1_signs_with_api_keys_read_from_vault(
+    account, credential_store, unique_name
+) -> None:
+    from switchboard._models import OAuth1Keys
+
+    keys_name = f"keys-{unique_name}"
+    credential_store.put_oauth1(
+        keys_name, OAuth1Keys.model_validate(account.control("oauth1-keys", {}))
+    )
+    block = await with_settings(account, queue_health_version=1, oauth1_keys=keys_name)
+    account.scenario({"1": (["ONLINE"], 8 * MIN)})
+    c = conv("v1")
+    state = await run(account, [routing_event(c, 1)], block=block)
+    assert state.is_completed(), state.message
+    [decision] = await state.result()
+    assert (decision.kind, decision.wait_minutes) == (DecisionKind.BUSY, 8)
+    assert [m["conversation_id"] for m in account.messages()] == [c]
