@@ -50,6 +50,17 @@ async def test_concurrent_requests_share_one_batch_and_get_their_own_results() -
     assert len(seen) == 1 and len(seen[0]) == 40
 
 
+async def test_the_batcher_refuses_work_unless_running() -> None:
+    batcher = make_batcher([])
+    assert not batcher.running
+    with pytest.raises(RuntimeError, match="not running"):
+        await batcher.submit([1])
+    batcher.start()
+    assert batcher.running
+    await batcher.aclose()
+    assert not batcher.running
+
+
 async def test_batches_are_capped_and_requests_kept_whole() -> None:
     seen: list[list[int]] = []
     batcher = make_batcher(seen, max_batch_size=10, window=1.0)

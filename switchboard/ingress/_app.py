@@ -85,11 +85,12 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "ok" if batcher.running else "stopped",
                 "queued_events": batcher.queued,
                 "batches_in_flight": batcher.in_flight,
                 "batches": batcher.batches,
-            }
+            },
+            status_code=200 if batcher.running else 503,
         )
 
     @asynccontextmanager

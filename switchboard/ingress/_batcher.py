@@ -67,12 +67,17 @@ class Batcher(Generic[E, R]):
     def in_flight(self) -> int:
         return len(self._running)
 
+    @property
+    def running(self) -> bool:
+        """Whether batches are being dispatched (false before ``start()`` and after a crash)."""
+        return self._dispatcher is not None and not self._dispatcher.done()
+
     def start(self) -> None:
         self._dispatcher = asyncio.create_task(self._dispatch(), name="ingress-batcher")
 
     async def submit(self, events: Sequence[E]) -> list[R]:
         """Wait until the events' batch is handled; their results in order."""
-        if self._dispatcher is None or self._dispatcher.done():
+        if not self.running:
             raise RuntimeError("the batcher is not running")
         if self._queued + len(events) > self._max_queued:
             raise Overloaded(f"{self._queued} events are waiting; retry shortly")
