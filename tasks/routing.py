@@ -177,11 +177,14 @@ async def send_customer_messages(
     """Send the decided messages with bounded concurrency; a retry dedupes on the Request-ID."""
     sent = await send_messages(client, domains, decisions)
     messages = [d for d in sent if d.message_id is not None]
-    get_run_logger().info(
+    logger = get_run_logger()
+    logger.info(
         "Sent %d messages (%d already delivered before)",
         len(messages),
         sum(d.duplicate for d in messages),
     )
+    for refused in (d for d in sent if d.send_error):
+        logger.warning("Conversation %s: %s", refused.conversation_id, refused.send_error)
     return sent
 
 
@@ -196,6 +199,7 @@ async def publish_decisions(decisions: Sequence[Decision]) -> None:
                 "decision": d.kind.value,
                 "wait minutes": d.wait_minutes,
                 "message id": d.message_id,
+                "error": d.send_error,
             }
             for d in decisions
         ],

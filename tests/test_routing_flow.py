@@ -214,3 +214,19 @@ async def test_queue_health_v1_signs_with_api_keys_read_from_vault(
     [decision] = await state.result()
     assert (decision.kind, decision.wait_minutes) == (DecisionKind.BUSY, 8)
     assert [m["conversation_id"] for m in account.messages()] == [c]
+
+
+async def test_one_refused_message_is_recorded_and_the_others_are_sent(account) -> None:
+    account.scenario({"1": ([], None)})
+    block = await with_settings(account, send_concurrency=1)  # the first send meets the fault
+    account.fault("messages", count=1, status=400)
+    convs = [conv("refused") for _ in range(3)]
+    state = await run(account, [routing_event(c, 1) for c in convs], block=block)
+    assert state.is_completed(), state.message
+    decisions = await state.result()
+    refused = [d for d in decisions if d.send_error]
+    assert len(refused) == 1 and refused[0].message_id is None
+    assert "messages: POST" in refused[0].send_error and "HTTP 400" in refused[0].send_error
+    delivered = {m["conversation_id"] for m in account.messages()}
+    assert delivered == {d.conversation_id for d in decisions if d.message_id}
+    assert len(delivered) == 2

@@ -63,6 +63,10 @@ class Decision(BaseModel):
     request_id: str | None = Field(default=None, description="Request-ID of the message, if any.")
     message_id: str | None = None
     duplicate: bool = Field(default=False, description="LivePerson had this Request-ID already.")
+    send_error: str | None = Field(
+        default=None,
+        description="Why LivePerson refused this one message (a 4xx other than 401/403/429).",
+    )
 
 
 def count_availability(

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 
+from switchboard._exceptions import UpstreamError
 from switchboard.liveperson import (
     MAX_PAGE_SIZE,
     AgentStatus,
@@ -92,44 +93,51 @@ async def send_messages(
 ) -> list[Decision]:
     """Send every decided message, ``send_concurrency`` at a time; return the decisions with ids.
 
-    Decisions sharing a Request-ID (the same event twice in a batch) send one message. All sends
-    are awaited before the first failure is raised, so a retry finds the others deduplicated.
+    Decisions sharing a Request-ID (the same event twice in a batch) send one message. A refusal
+    of one message (a 4xx other than 401/403/429) is recorded on its decision and does not fail
+    the others. Outages, rate limits and auth failures that survive the retries are raised once
+    every send has finished, so a task retry finds the delivered ones deduplicated.
     """
     host = domains.host(MESSAGING)
     gate = asyncio.Semaphore(client.settings.send_concurrency)
     unique = {d.request_id: d for d in decisions if d.request_id is not None and d.message}
 
-    async def send(decision: Decision) -> SentMessage:
+    async def send(decision: Decision) -> SentMessage | str:
         assert decision.request_id is not None and decision.message is not None
         async with gate:
-            return await client.messaging.send_message(
-                host,
-                conversation_id=decision.conversation_id,
-                dialog_id=decision.dialog_id,
-                text=decision.message,
-                request_id=decision.request_id,
-            )
+            try:
+                return await client.messaging.send_message(
+                    host,
+                    conversation_id=decision.conversation_id,
+                    dialog_id=decision.dialog_id,
+                    text=decision.message,
+                    request_id=decision.request_id,
+                )
+            except UpstreamError as exc:
+                if type(exc) is not UpstreamError:  # transient or auth: the batch must retry
+                    raise
+                return str(exc)
 
     outcomes = await asyncio.gather(*(send(d) for d in unique.values()), return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
-    sent = {
-        request_id: outcome
-        for request_id, outcome in zip(unique, outcomes, strict=True)
-        if isinstance(outcome, SentMessage)
-    }
-    return [
-        d.model_copy(
-            update={
-                "message_id": sent[d.request_id].message_id,
-                "duplicate": sent[d.request_id].duplicate,
-            }
+    results: dict[str | None, SentMessage | str | BaseException] = dict(
+        zip(unique, outcomes, strict=True)
+    )
+    return [_with_outcome(d, results.get(d.request_id)) for d in decisions]
+
+
+def _with_outcome(
+    decision: Decision, outcome: SentMessage | str | BaseException | None
+) -> Decision:
+    if isinstance(outcome, SentMessage):
+        return decision.model_copy(
+            update={"message_id": outcome.message_id, "duplicate": outcome.duplicate}
         )
-        if d.request_id in sent
-        else d
-        for d in decisions
-    ]
+    if isinstance(outcome, str):
+        return decision.model_copy(update={"send_error": outcome})
+    return decision
 
 
 async def route_batch(client: LivePersonClient, events: Sequence[RoutingEvent]) -> list[Decision]:
