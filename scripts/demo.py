@@ -42,7 +42,7 @@ from sandbox.servers import (
     start_sandbox,
     wait_for_http,
 )
-from scripts.deploy import POOL, ROOT, DeployError, deploy_all, prefect_cli
+from scripts.deploy import POOL, ROOT, DeployError, deploy_all, prefect_api, prefect_cli
 from scripts.hygiene import scan_api, scan_paths
 from switchboard import admin
 
@@ -305,9 +305,7 @@ class Demo:
         self.say(f"ingress (switchboard ingest, blocks {BLOCK!r}) listening on {url}/events")
 
     def api(self) -> httpx2.Client:
-        return httpx2.Client(
-            base_url=self.api_url + "/", timeout=30, transport=_RetryOn503(retries=2)
-        )
+        return prefect_api(self.api_url)
 
     def clear_stale_runs(self) -> None:
         """Runs an earlier demo left behind (its Vault is gone), so the worker starts clean."""
@@ -471,19 +469,6 @@ class Demo:
         print(f"  Vault:       {self.config.url('vault')} (dev root token in this process only)")
         print(f"  logs:        {self.logs}")
         print()
-
-
-class _RetryOn503(httpx2.HTTPTransport):
-    """Prefect on SQLite answers 503 while its database is locked: try again a little later."""
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        for delay in (0.2, 0.5, 1.0, 2.0, 4.0):
-            response = super().handle_request(request)
-            if response.status_code != 503:
-                return response
-            response.close()
-            time.sleep(delay)
-        return super().handle_request(request)
 
 
 def _routing_event(conversation: str, skill: str) -> dict[str, Any]:

@@ -1,16 +1,23 @@
-"""Deploy ``prefect.yaml`` to a Prefect server: the process work pool, then every deployment."""
+"""Deploy ``prefect.yaml`` to a Prefect server (the process work pool, then every deployment), and
+talk to its REST API the way Prefect's own client does when the server is busy."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-__all__ = ["POOL", "ROOT", "DeployError", "deploy_all", "prefect_cli"]
+import httpx2
+
+__all__ = ["POOL", "ROOT", "DeployError", "deploy_all", "prefect_api", "prefect_cli"]
 
 ROOT = Path(__file__).resolve().parent.parent
 POOL = "switchboard-process"
+
+
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
 class DeployError(RuntimeError):
@@ -39,3 +46,23 @@ def deploy_all(api_url: str) -> None:
     """Create (or update) the work pool and run ``prefect --no-prompt deploy --all``."""
     prefect_cli(api_url, "work-pool", "create", POOL, "--type", "process", "--overwrite")
     prefect_cli(api_url, "--no-prompt", "deploy", "--all")
+
+
+class _RetryOn503(httpx2.HTTPTransport):
+    """Prefect on SQLite answers 503 while its database is locked: try again a little later."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        for delay in RETRY_DELAYS:
+            response = super().handle_request(request)
+            if response.status_code != 503:
+                return response
+            response.close()
+            time.sleep(delay)
+        return super().handle_request(request)
+
+
+def prefect_api(api_url: str, *, timeout: float = 30.0) -> httpx2.Client:
+    """A client for Prefect's REST API at ``api_url`` (paths relative to ``/api/``)."""
+    return httpx2.Client(
+        base_url=api_url.rstrip("/") + "/", timeout=timeout, transport=_RetryOn503()
+    )

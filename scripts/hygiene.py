@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx2
 
+from scripts.deploy import prefect_api
+
 __all__ = ["SECRET_PATTERN", "Finding", "scan_api", "scan_paths", "scan_sqlite"]
 
 SECRET_PATTERN = re.compile(rb"sbx-[A-Za-z0-9_.~+/=-]{6,}")
@@ -108,7 +110,7 @@ def _paged(client: httpx2.Client, path: str, body: dict[str, Any]) -> Iterator[d
 def scan_api(api_url: str) -> list[Finding]:
     """Artifacts, events, logs, flow-run parameters and variables, read through Prefect's API."""
     findings: list[Finding] = []
-    with httpx2.Client(base_url=api_url.rstrip("/") + "/", timeout=30) as client:
+    with prefect_api(api_url) as client:
         for kind in ("artifacts", "logs", "flow_runs", "variables"):
             for item in _paged(client, f"{kind}/filter", {}):
                 findings.extend(_json_findings(f"API {kind} {item.get('id')}", item))

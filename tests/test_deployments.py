@@ -17,7 +17,7 @@ import httpx2
 import pytest
 
 from sandbox.servers import ManagedProcess
-from scripts.deploy import POOL, ROOT, deploy_all, prefect_cli
+from scripts.deploy import POOL, ROOT, deploy_all, prefect_api, prefect_cli
 
 POLL_SECONDS = 90.0
 REPOST_SECONDS = 15.0
@@ -27,7 +27,7 @@ Deployments = dict[str, dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def api(prefect_server: ManagedProcess) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=prefect_server.extra["api_url"] + "/", timeout=30) as client:
+    with prefect_api(prefect_server.extra["api_url"]) as client:
         yield client
 
 

@@ -24,7 +24,7 @@ import hvac
 import pytest
 
 from sandbox.servers import ManagedProcess, free_port, start_prefect_server
-from scripts.deploy import POOL, deploy_all
+from scripts.deploy import POOL, deploy_all, prefect_api
 from scripts.hygiene import SECRET_PATTERN
 from switchboard import admin
 
@@ -171,7 +171,7 @@ def test_a_separate_worker_runs_a_deployment_on_postgres(
     unique_name: str,
 ) -> None:
     api_url = pg_prefect.extra["api_url"]
-    with httpx2.Client(base_url=api_url + "/", timeout=30) as api:
+    with prefect_api(api_url) as api:
         deploy_all(api_url)
         pause_schedules(api)
 
