@@ -14,7 +14,6 @@ from switchboard.liveperson import (
     LivePersonSettings,
     RoutingEvent,
     parse_events,
-    parse_retry_after,
 )
 from switchboard.routing import read_availability, read_queue_health, resolve_domains
 
@@ -144,17 +143,6 @@ async def test_a_bearer_rejected_twice_is_unauthorized(lp_account) -> None:
         with pytest.raises(Unauthorized, match="HTTP 401") as caught:
             await read_queue_health(client, domains, ["1"])
     assert "sbx-" not in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"), [(None, None), ("", None), ("3", 3.0), ("-1", 0.0), ("soon", None)]
-)
-def test_parse_retry_after(header, seconds) -> None:
-    assert parse_retry_after(header) == seconds
-
-
-def test_parse_retry_after_http_date() -> None:
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
 
 
 # --- the routing event --------------------------------------------------------------------

@@ -16,7 +16,7 @@ from switchboard._exceptions import (
     TransientTokenError,
 )
 from switchboard._models import ClientDefinition, utcnow
-from switchboard.oauth2 import TokenEndpoint, expires_in_seconds, parse_retry_after
+from switchboard.oauth2 import TokenEndpoint, expires_in_seconds
 
 
 def _client(sandbox: ManagedProcess, **payload: object) -> dict[str, str]:
@@ -94,14 +94,6 @@ def test_expires_in_seconds_parsing() -> None:
     assert expires_in_seconds(60.7, default=5) == 60
     for bad in (None, "soon", -3, 0, True, [1]):
         assert expires_in_seconds(bad, default=5) == 5
-
-
-def test_retry_after_parsing() -> None:
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("nonsense") is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    assert parse_retry_after("99999999") == 3600.0
 
 
 @pytest.mark.parametrize("status", [500, 503])

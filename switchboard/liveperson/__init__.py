@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from switchboard.liveperson._adapter import Adapter, parse_retry_after
+from switchboard._http import parse_retry_after
+from switchboard.liveperson._adapter import Adapter
 from switchboard.liveperson._agent_view import MAX_PAGE_SIZE, AgentView
 from switchboard.liveperson._auth import BearerAuth, TokenSource
 from switchboard.liveperson._client import CSDS_SERVICES, LivePersonClient

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
@@ -23,28 +21,13 @@ from switchboard._exceptions import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from switchboard._http import parse_retry_after
 
-__all__ = ["DEFAULT_BACKOFF_SECONDS", "MAX_RETRY_AFTER_SECONDS", "Adapter", "parse_retry_after"]
+__all__ = ["DEFAULT_BACKOFF_SECONDS", "MAX_RETRY_WAIT_SECONDS", "Adapter"]
 
 DEFAULT_BACKOFF_SECONDS = 0.2
-MAX_RETRY_AFTER_SECONDS = 30.0
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); ``None`` if unusable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+MAX_RETRY_WAIT_SECONDS = 30.0
+"""The longest a Retry-After makes a LivePerson call wait in-process before its next try."""
 
 
 class Adapter:
@@ -129,6 +112,6 @@ class Adapter:
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER_SECONDS)
+            return min(retry_after, MAX_RETRY_WAIT_SECONDS)
         base: float = self.backoff_seconds * 2.0 ** (attempt - 1)
         return base + random.uniform(0, base)

@@ -1,16 +1,13 @@
 """OAuth 2 token endpoint client: grants, expiry, error taxonomy, client secret rotation."""
 
+from switchboard._http import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from switchboard.oauth2._endpoint import (
     DEFAULT_TIMEOUT_SECONDS,
     TokenEndpoint,
     TokenResponse,
     expires_in_seconds,
 )
-from switchboard.oauth2._errors import (
-    MAX_RETRY_AFTER_SECONDS,
-    classify_oauth_error,
-    parse_retry_after,
-)
+from switchboard.oauth2._errors import classify_oauth_error
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",

@@ -21,8 +21,9 @@ from switchboard._exceptions import (
     TokenEndpointError,
     TransientTokenError,
 )
+from switchboard._http import parse_retry_after
 from switchboard._models import ClientDefinition, utcnow
-from switchboard.oauth2._errors import classify_oauth_error, parse_retry_after
+from switchboard.oauth2._errors import classify_oauth_error
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "TokenEndpoint", "TokenResponse", "expires_in_seconds"]
 

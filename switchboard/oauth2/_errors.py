@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-
 from switchboard._exceptions import (
     ClientRejected,
     CredentialRevoked,
@@ -12,10 +9,7 @@ from switchboard._exceptions import (
     TransientTokenError,
 )
 
-__all__ = ["MAX_RETRY_AFTER_SECONDS", "classify_oauth_error", "parse_retry_after"]
-
-MAX_RETRY_AFTER_SECONDS = 3600.0
-"""A Retry-After longer than this is clamped: a typo on the server must not park us for days."""
+__all__ = ["classify_oauth_error"]
 
 _TRANSIENT_CODES = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
 _CONFIGURATION_CODES = frozenset(
@@ -28,24 +22,6 @@ _CONFIGURATION_CODES = frozenset(
         "invalid_target",
     }
 )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 def classify_oauth_error(error: str, *, status: int | None, url: str) -> TokenEndpointError:
