@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
@@ -46,6 +46,10 @@ __all__ = [
 ]
 
 ARTIFACT_KEY = "routing-decisions"
+_NO_RESULT: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
+"""Batches carry the client and customer data: nothing is persisted or cached."""
+_RETRIED: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 1, **_NO_RESULT}
+"""LivePerson reads: a failed batch is tried twice more."""
 _token_caches: dict[str, AccessTokenCache] = {}
 
 
@@ -80,14 +84,7 @@ async def _token_cache(vault_block: str | None) -> AccessTokenCache:
     return cache
 
 
-@task(
-    name="resolve-service-domains",
-    retries=2,
-    retry_delay_seconds=1,
-    timeout_seconds=20,
-    persist_result=False,
-    cache_policy=NO_CACHE,
-)
+@task(name="resolve-service-domains", timeout_seconds=20, **_RETRIED)
 async def resolve_service_domains(client: LivePersonClient) -> Domains:
     """Resolve the account's service domains through CSDS (cached by the client)."""
     domains = await resolve_domains(client)
@@ -95,14 +92,7 @@ async def resolve_service_domains(client: LivePersonClient) -> Domains:
     return domains
 
 
-@task(
-    name="check-agent-availability",
-    retries=2,
-    retry_delay_seconds=1,
-    timeout_seconds=30,
-    persist_result=False,
-    cache_policy=NO_CACHE,
-)
+@task(name="check-agent-availability", timeout_seconds=30, **_RETRIED)
 async def check_agent_availability(
     client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
 ) -> dict[str, SkillAvailability]:
@@ -121,14 +111,7 @@ async def check_agent_availability(
     return availability
 
 
-@task(
-    name="check-queue-health",
-    retries=2,
-    retry_delay_seconds=1,
-    timeout_seconds=30,
-    persist_result=False,
-    cache_policy=NO_CACHE,
-)
+@task(name="check-queue-health", timeout_seconds=30, **_RETRIED)
 async def check_queue_health(
     client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
 ) -> dict[str, SkillWait]:
@@ -143,7 +126,7 @@ async def check_queue_health(
     return waits
 
 
-@task(name="decide-messages", timeout_seconds=30, persist_result=False, cache_policy=NO_CACHE)
+@task(name="decide-messages", timeout_seconds=30, **_NO_RESULT)
 async def decide_messages(
     client: LivePersonClient,
     events: Sequence[RoutingEvent],
@@ -168,8 +151,7 @@ async def decide_messages(
     retries=2,
     retry_delay_seconds=2,
     timeout_seconds=60,
-    persist_result=False,
-    cache_policy=NO_CACHE,
+    **_NO_RESULT,
 )
 async def send_customer_messages(
     client: LivePersonClient, domains: Domains, decisions: Sequence[Decision]
