@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -78,8 +78,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class ClientDefinition(_Model):
+class _VaultRecord(_Model):
+    """A model Switchboard reads from Vault; a bad record names its kind, path and field."""
+
+    _kind: ClassVar[str]
+
+    @classmethod
+    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> Self:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise _validation_error(cls._kind, path, exc) from None
+
+
+class ClientDefinition(_VaultRecord):
     """How to ask a token endpoint for a token (``<base>/credentials/<name>/client``)."""
+
+    _kind = "client definition"
 
     token_url: str
     client_id: str = Field(min_length=1)
@@ -110,21 +125,16 @@ class ClientDefinition(_Model):
             raise ValueError("`token_url` must start with https:// (or http:// on loopback)")
         return self
 
-    @classmethod
-    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> ClientDefinition:
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise _validation_error("client definition", path, exc) from None
-
     def to_vault(self) -> dict[str, Any]:
         out: dict[str, Any] = self.model_dump(exclude={"client_secrets"}, exclude_none=True)
         out["client_secrets"] = [secret.get_secret_value() for secret in self.client_secrets]
         return out
 
 
-class StoredToken(_Model):
+class StoredToken(_VaultRecord):
     """A token as Switchboard stores it (``<base>/credentials/<name>/token``)."""
+
+    _kind = "stored token"
 
     access_token: SecretStr
     token_type: str = "Bearer"
@@ -134,13 +144,6 @@ class StoredToken(_Model):
     scope: str | None = None
     refresh_token: SecretStr | None = None
     seed_version: int | None = None
-
-    @classmethod
-    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> StoredToken:
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise _validation_error("stored token", path, exc) from None
 
     def to_vault(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -164,8 +167,10 @@ class StoredToken(_Model):
         )
 
 
-class CredentialHealth(_Model):
+class CredentialHealth(_VaultRecord):
     """What operators and alerts read (``<base>/credentials/<name>/health``); holds no secret."""
+
+    _kind = "health record"
 
     state: HealthState
     error_class: str | None = None
@@ -178,13 +183,6 @@ class CredentialHealth(_Model):
     seed_version: int | None = None  # the seed version in use at the last attempt
     client_version: int | None = None  # the client definition's version at the last attempt
 
-    @classmethod
-    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> CredentialHealth:
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise _validation_error("health record", path, exc) from None
-
     def to_vault(self) -> dict[str, Any]:
         out: dict[str, Any] = self.model_dump(exclude_none=True)
         for key, value in out.items():
@@ -193,20 +191,15 @@ class CredentialHealth(_Model):
         return out
 
 
-class OAuth1Keys(_Model):
+class OAuth1Keys(_VaultRecord):
     """OAuth 1.0a API keys (``<base>/oauth1/<name>``)."""
+
+    _kind = "OAuth 1 keys"
 
     consumer_key: SecretStr
     consumer_secret: SecretStr
     token: SecretStr
     token_secret: SecretStr
-
-    @classmethod
-    def from_vault(cls, data: Mapping[str, Any], *, path: str) -> OAuth1Keys:
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise _validation_error("OAuth 1 keys", path, exc) from None
 
     def to_vault(self) -> dict[str, str]:
         return {key: value.get_secret_value() for key, value in self}
