@@ -150,20 +150,10 @@ class ControlAPI:
         return JSONResponse(body)
 
     async def rotate_secret(self, request: Request, payload: dict[str, Any]) -> Response:
-        client_id = request.path_params["client_id"]
-        try:
-            secret = self.tokens.rotate_secret(client_id)
-        except KeyError:
-            return bad_request(f"no client {client_id!r}; register it with /_control/clients", 404)
-        return JSONResponse({"client_id": client_id, "client_secret": secret})
+        return _renew(request, self.tokens.rotate_secret, "client_secret")
 
     async def reseed(self, request: Request, payload: dict[str, Any]) -> Response:
-        client_id = request.path_params["client_id"]
-        try:
-            seed = self.tokens.reseed(client_id)
-        except KeyError:
-            return bad_request(f"no client {client_id!r}; register it with /_control/clients", 404)
-        return JSONResponse({"client_id": client_id, "refresh_token": seed})
+        return _renew(request, self.tokens.reseed, "refresh_token")
 
     async def add_fault(self, request: Request, payload: dict[str, Any]) -> Response:
         endpoint, fault, count, scope = parse_fault(payload)
@@ -210,3 +200,13 @@ class ControlAPI:
                 if all(message[name] == value for name, value in wanted.items())
             ]
         )
+
+
+def _renew(request: Request, renew: Callable[[str], str], field: str) -> Response:
+    """The new ``field`` value of the path's client, or 404 for an unknown client."""
+    client_id = request.path_params["client_id"]
+    try:
+        value = renew(client_id)
+    except KeyError:
+        return bad_request(f"no client {client_id!r}; register it with /_control/clients", 404)
+    return JSONResponse({"client_id": client_id, field: value})
