@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx2
 
@@ -23,7 +23,13 @@ from switchboard._exceptions import (
 )
 from switchboard._http import parse_retry_after
 
-__all__ = ["DEFAULT_BACKOFF_SECONDS", "MAX_RETRY_WAIT_SECONDS", "Adapter"]
+__all__ = [
+    "DEFAULT_BACKOFF_SECONDS",
+    "MAX_RETRY_WAIT_SECONDS",
+    "AccountApi",
+    "Adapter",
+    "missing",
+]
 
 DEFAULT_BACKOFF_SECONDS = 0.2
 MAX_RETRY_WAIT_SECONDS = 30.0
@@ -115,3 +121,48 @@ class Adapter:
             return min(retry_after, MAX_RETRY_WAIT_SECONDS)
         base: float = self.backoff_seconds * 2.0 ** (attempt - 1)
         return base + random.uniform(0, base)
+
+
+class AccountApi:
+    """Base of the per-account API classes (like hvac's ``VaultApiBase``).
+
+    Holds the shared adapter, the account, the URL scheme and the default auth; ``service``
+    names the API in errors.
+    """
+
+    service: ClassVar[str]
+
+    def __init__(
+        self, adapter: Adapter, *, account_id: str, scheme: str, auth: httpx2.Auth
+    ) -> None:
+        self._adapter = adapter
+        self._account_id = account_id
+        self._scheme = scheme
+        self._auth = auth
+
+    async def _request(
+        self,
+        method: str,
+        host: str,
+        path: str,
+        *,
+        auth: httpx2.Auth | None = None,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx2.Response:
+        """``method`` ``path`` on ``host`` via the adapter; ``auth`` replaces the default."""
+        return await self._adapter.request(
+            method,
+            f"{self._scheme}://{host}{path}",
+            service=self.service,
+            auth=self._auth if auth is None else auth,
+            params=params,
+            json=json,
+            headers=headers,
+        )
+
+
+def missing(service: str, what: str) -> UpstreamError:
+    """The error for a 2xx answer that lacks what the API promises."""
+    return UpstreamError(f"{service}: the answer has no {what}", service=service)

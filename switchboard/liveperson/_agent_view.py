@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx2
-
-from switchboard._exceptions import UpstreamError
-from switchboard.liveperson._adapter import Adapter
+from switchboard.liveperson._adapter import AccountApi, missing
 from switchboard.liveperson._models import AgentStatus, AgentStatusPage
 
 __all__ = ["MAX_PAGE_SIZE", "AgentView"]
@@ -16,19 +13,11 @@ __all__ = ["MAX_PAGE_SIZE", "AgentView"]
 MAX_PAGE_SIZE = 1000
 
 
-class AgentView:
+class AgentView(AccountApi):
     """Agent-view status, part of LivePerson's Messaging History API (documented for reporting,
     hence one call per batch rather than one per conversation)."""
 
     service = "agent_view"
-
-    def __init__(
-        self, adapter: Adapter, *, account_id: str, scheme: str, auth: httpx2.Auth
-    ) -> None:
-        self._adapter = adapter
-        self._account_id = account_id
-        self._scheme = scheme
-        self._auth = auth
 
     async def list_agent_statuses(
         self, host: str, skill_ids: Sequence[str], *, offset: int = 0, limit: int = MAX_PAGE_SIZE
@@ -39,12 +28,10 @@ class AgentView:
         """
         if not 0 < limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
-        url = f"{self._scheme}://{host}/messaging_history/api/account/{self._account_id}/agent-view/status"
-        response = await self._adapter.request(
+        response = await self._request(
             "POST",
-            url,
-            service=self.service,
-            auth=self._auth,
+            host,
+            f"/messaging_history/api/account/{self._account_id}/agent-view/status",
             params={"offset": offset, "limit": limit},
             json={"skillIds": list(skill_ids)},
         )
@@ -54,9 +41,7 @@ class AgentView:
 def _page(body: Any) -> AgentStatusPage:
     records = body.get("agentStatusRecords") if isinstance(body, dict) else None
     if not isinstance(records, list):
-        raise UpstreamError(
-            "agent_view: the answer has no agentStatusRecords list", service="agent_view"
-        )
+        raise missing(AgentView.service, "agentStatusRecords list")
     parsed = [
         AgentStatus(
             agent_id=str(record.get("agentId", "")),

@@ -6,8 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from switchboard._exceptions import UpstreamError
-from switchboard.liveperson._adapter import Adapter
+from switchboard.liveperson._adapter import Adapter, missing
 from switchboard.liveperson._models import Domains
 
 __all__ = ["Csds", "DomainCache"]
@@ -35,7 +34,7 @@ class Csds:
         body: Any = response.json()
         entries = body.get("baseURIs") if isinstance(body, dict) else None
         if not isinstance(entries, list):
-            raise UpstreamError("csds: the answer has no baseURIs list", service=self.service)
+            raise missing(self.service, "baseURIs list")
         hosts = {
             str(entry["service"]): str(entry["baseURI"])
             for entry in entries

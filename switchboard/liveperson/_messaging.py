@@ -7,14 +7,13 @@ from urllib.parse import quote
 
 import httpx2
 
-from switchboard._exceptions import UpstreamError
-from switchboard.liveperson._adapter import Adapter
+from switchboard.liveperson._adapter import AccountApi, Adapter, missing
 from switchboard.liveperson._models import SentMessage
 
 __all__ = ["Messaging"]
 
 
-class Messaging:
+class Messaging(AccountApi):
     """Brand messages into a conversation.
 
     The path is configurable (``LivePersonSettings.messaging_path``): LivePerson's public docs
@@ -35,12 +34,9 @@ class Messaging:
         client_source: str,
         auth: httpx2.Auth,
     ) -> None:
-        self._adapter = adapter
-        self._account_id = account_id
-        self._scheme = scheme
+        super().__init__(adapter, account_id=account_id, scheme=scheme, auth=auth)
         self._path_template = path_template
         self._client_source = client_source
-        self._auth = auth
 
     async def send_message(
         self, host: str, *, conversation_id: str, dialog_id: str, text: str, request_id: str
@@ -54,11 +50,10 @@ class Messaging:
             account_id=quote(self._account_id, safe=""),
             conversation_id=quote(conversation_id, safe=""),
         )
-        response = await self._adapter.request(
+        response = await self._request(
             "POST",
-            f"{self._scheme}://{host}{path}",
-            service=self.service,
-            auth=self._auth,
+            host,
+            path,
             headers={
                 "Brand-ID": self._account_id,
                 "Client-source": self._client_source,
@@ -69,5 +64,5 @@ class Messaging:
         body: Any = response.json()
         message_id = body.get("messageId") if isinstance(body, dict) else None
         if message_id is None:
-            raise UpstreamError("messages: the answer has no messageId", service=self.service)
+            raise missing(self.service, "messageId")
         return SentMessage(message_id=str(message_id), duplicate=bool(body.get("duplicate", False)))

@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 import httpx2
 
-from switchboard._exceptions import UpstreamError
-from switchboard.liveperson._adapter import Adapter
+from switchboard.liveperson._adapter import AccountApi, Adapter, missing
 from switchboard.liveperson._models import SkillWait
 
 __all__ = ["QueueHealth"]
@@ -17,7 +16,7 @@ P90 = "waitTimeForAgentAssignment_90thPercentile"
 P50 = "waitTimeForAgentAssignment_50thPercentile"
 
 
-class QueueHealth:
+class QueueHealth(AccountApi):
     """Messaging current queue health API: v2 takes the OAuth 2 bearer, v1 the OAuth 1 API keys.
 
     https://developers.liveperson.com/messaging-operations-api-methods-messaging-current-queue-health.html
@@ -34,10 +33,7 @@ class QueueHealth:
         bearer: httpx2.Auth,
         oauth1: httpx2.Auth | None,
     ) -> None:
-        self._adapter = adapter
-        self._account_id = account_id
-        self._scheme = scheme
-        self._bearer = bearer
+        super().__init__(adapter, account_id=account_id, scheme=scheme, auth=bearer)
         self._oauth1 = oauth1
 
     async def read_current_queue_health(
@@ -56,16 +52,14 @@ class QueueHealth:
         """
         if version == 1 and self._oauth1 is None:
             raise ValueError("queue health v1 needs OAuth 1 API keys")
-        auth = self._oauth1 if version == 1 and self._oauth1 is not None else self._bearer
+        auth = self._oauth1 if version == 1 else None  # None: the bearer
         params: dict[str, Any] = {"skillIds": ",".join(skill_ids), "v": version}
         if version == 2 and from_millis is not None:
             params["fromMillis"] = from_millis
         if version == 2 and to_millis is not None:
             params["toMillis"] = to_millis
-        url = f"{self._scheme}://{host}/operations/api/account/{self._account_id}/msgqueuehealth/current/"
-        response = await self._adapter.request(
-            "GET", url, service=self.service, auth=auth, params=params
-        )
+        path = f"/operations/api/account/{self._account_id}/msgqueuehealth/current/"
+        response = await self._request("GET", host, path, auth=auth, params=params)
         return _waits(response.json())
 
 
@@ -85,7 +79,7 @@ def _waits(body: Any) -> dict[str, SkillWait]:
     ):
         skills = {}
     if not isinstance(skills, dict):
-        raise UpstreamError("queue_health: the answer has no skillsMetrics", service="queue_health")
+        raise missing(QueueHealth.service, "skillsMetrics")
     return {
         str(skill_id): SkillWait(
             skill_id=str(skill_id),
