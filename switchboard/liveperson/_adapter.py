@@ -62,18 +62,11 @@ class Adapter:
         headers: dict[str, str] | None = None,
     ) -> httpx2.Response:
         """Send with retries; return the 2xx response or raise the mapped ``UpstreamError``."""
+        request = self.client.build_request(method, url, params=params, json=json, headers=headers)
         attempt = 1
         while True:
             try:
-                return await self._send_once(
-                    method,
-                    url,
-                    service=service,
-                    auth=auth,
-                    params=params,
-                    json=json,
-                    headers=headers,
-                )
+                return await self._send_once(request, service=service, auth=auth)
             except (RateLimited, UpstreamUnavailable) as exc:
                 if attempt >= self.max_attempts:
                     raise
@@ -81,22 +74,14 @@ class Adapter:
                 attempt += 1
 
     async def _send_once(
-        self,
-        method: str,
-        url: str,
-        *,
-        service: str,
-        auth: httpx2.Auth | None,
-        params: dict[str, Any] | None,
-        json: Any,
-        headers: dict[str, str] | None,
+        self, request: httpx2.Request, *, service: str, auth: httpx2.Auth | None
     ) -> httpx2.Response:
-        where = f"{service}: {method} {httpx2.URL(url).path}"
-        kwargs: dict[str, Any] = {"params": params, "json": json, "headers": headers}
-        if auth is not None:
-            kwargs["auth"] = auth
+        where = f"{service}: {request.method} {request.url.path}"
         try:
-            response = await self.client.request(method, url, **kwargs)
+            if auth is None:
+                response = await self.client.send(request)
+            else:
+                response = await self.client.send(request, auth=auth)
         except httpx2.TimeoutException:
             raise UpstreamUnavailable(f"{where} timed out", service=service) from None
         except httpx2.TransportError as exc:
