@@ -7,13 +7,15 @@ the session's Prefect server, OpenBao and sandbox, and post events over loopback
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import os
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 import pytest
@@ -23,7 +25,8 @@ from test_routing_support import MIN, SandboxAccount, create_account, routing_ev
 
 from blocks.liveperson import LivePersonAccount
 from sandbox.servers import free_port, wait_for_http
-from switchboard.ingress import Batcher, Overloaded
+from switchboard._exceptions import SwitchboardError
+from switchboard.ingress import Batcher, IngressSettings, Overloaded, create_app, prefect_clients
 
 # --- the batcher, a plain class -------------------------------------------------------------
 
@@ -90,6 +93,56 @@ async def test_too_many_waiting_events_is_overloaded() -> None:
         await batcher.submit([4, 5, 6])
     await batcher.aclose()  # hands the waiting events to a last batch
     assert await waiting == [10, 20, 30]
+
+
+# --- the app's lifespan ------------------------------------------------------------------------
+
+_AROUND: contextvars.ContextVar[str] = contextvars.ContextVar("around", default="outside")
+
+
+def test_batches_run_inside_the_around_context_entered_for_the_app_lifetime() -> None:
+    from starlette.testclient import TestClient
+
+    log: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def around() -> AsyncIterator[None]:
+        log.append("enter")
+        token = _AROUND.set("inside")
+        try:
+            yield
+        finally:
+            _AROUND.reset(token)
+            log.append("exit")
+
+    async def handler(events: list) -> list:
+        log.append(f"batch {_AROUND.get()}")
+        raise SwitchboardError("no routing in this test")
+
+    app = create_app(handler, IngressSettings(batch_window_ms=0), around=around)
+    with TestClient(app) as client:
+        response = client.post("/events", json=routing_event("c-1", 7))
+        assert response.status_code == 503
+    assert log == ["enter", "batch inside", "exit"]
+
+
+async def test_prefect_clients_are_shared_by_every_task_and_closed_after(prefect_server) -> None:
+    from prefect.context import AsyncClientContext, SyncClientContext
+
+    async def seen() -> tuple[object, object]:  # what the flow engine does for each run
+        await asyncio.sleep(0)
+        with SyncClientContext.get_or_create() as sync:
+            async with AsyncClientContext.get_or_create() as async_:
+                return async_.client, sync.client
+
+    async with prefect_clients():
+        first, second = await asyncio.gather(seen(), seen())
+        assert first == second
+        outer_async, outer_sync = AsyncClientContext.get(), SyncClientContext.get()
+        assert outer_async is not None and outer_sync is not None
+        assert first == (outer_async.client, outer_sync.client)
+    assert AsyncClientContext.get() is None
+    assert SyncClientContext.get() is None
 
 
 # --- switchboard ingest, end to end ---------------------------------------------------------

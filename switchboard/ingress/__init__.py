@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from switchboard.ingress._app import BatchHandler, create_app
 from switchboard.ingress._batcher import Batcher, Overloaded
-from switchboard.ingress._serve import add_ingest_arguments, flow_handler, run_ingest
+from switchboard.ingress._serve import (
+    add_ingest_arguments,
+    flow_handler,
+    prefect_clients,
+    run_ingest,
+)
 from switchboard.ingress._settings import IngressSettings
 
 __all__ = [
@@ -15,5 +20,6 @@ __all__ = [
     "add_ingest_arguments",
     "create_app",
     "flow_handler",
+    "prefect_clients",
     "run_ingest",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from starlette.applications import Starlette
@@ -38,8 +38,13 @@ def create_app(
     settings: IngressSettings,
     *,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    around: Callable[[], AbstractAsyncContextManager[object]] | None = None,
 ) -> Starlette:
-    """The app; ``handler`` routes one batch (in production: one ``route_conversations`` run)."""
+    """The app; ``handler`` routes one batch (in production: one ``route_conversations`` run).
+
+    ``around`` is entered before the batcher starts and exited after it stopped, so every batch
+    runs inside it (in production: one Prefect client per process, see ``prefect_clients``).
+    """
     batcher: Batcher[RoutingEvent, Decision] = Batcher(
         handler,
         window=settings.batch_window_ms / 1000,
@@ -95,13 +100,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        batcher.start()
-        try:
-            yield
-        finally:
-            await batcher.aclose()
-            if on_shutdown is not None:
-                await on_shutdown()
+        async with around() if around is not None else nullcontext():
+            batcher.start()  # its tasks copy the context entered above
+            try:
+                yield
+            finally:
+                await batcher.aclose()
+                if on_shutdown is not None:
+                    await on_shutdown()
 
     return Starlette(
         routes=[

@@ -22,9 +22,13 @@ class IngressSettings(BaseSettings):
     )
     max_batch_size: int = Field(default=500, gt=0, description="Events per flow run at most.")
     max_in_flight: int = Field(
-        default=2,
+        default=1,
         gt=0,
-        description="Flow runs executing at once; while all are busy, the next batch grows.",
+        description=(
+            "Flow runs executing at once; while all are busy, the next batch grows. Size it at "
+            "about one per core of the Prefect API server: more only makes smaller batches that "
+            "slow each other down (on 2 cores, 1 beat 4 for both p95 latency and throughput)."
+        ),
     )
     max_queued_events: int = Field(
         default=20_000, gt=0, description="Events waiting for a flow run before requests get 503."
