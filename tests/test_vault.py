@@ -112,6 +112,18 @@ def test_connect_fails_loudly_with_a_bad_token(openbao: ManagedProcess) -> None:
         connect(VaultSettings(addr=openbao.url, token=SecretStr("sbx-not-a-token")))
 
 
+def test_vault_is_reached_directly_whatever_the_proxy_environment(
+    openbao: ManagedProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(variable, dead_proxy)
+    for variable in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    session = connect(VaultSettings(addr=openbao.url))  # lookup-self went through
+    assert session.client().adapter.session.trust_env is False
+
+
 def test_unreachable_vault_is_unavailable() -> None:
     session = VaultSession(
         VaultSettings(addr=f"http://127.0.0.1:{free_port()}", token=SecretStr("x"))
