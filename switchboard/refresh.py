@@ -16,10 +16,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -51,6 +52,7 @@ from switchboard.vault import CredentialLock, CredentialStore, VersionedToken
 
 __all__ = [
     "MAX_INLINE_WAIT_SECONDS",
+    "PLAN_REUSE_SECONDS",
     "Plan",
     "Refresher",
     "Snapshot",
@@ -70,6 +72,14 @@ _RUN_BACKOFF = {  # between runs, after consecutive failures: (first wait, cap) 
     "transient": (30.0, 900.0),
     "misconfigured": (300.0, 86_400.0),
 }
+PLAN_REUSE_SECONDS = 30.0
+"""How old a plan's snapshot may be and still replace ``refresh``'s own reads (3-4 Vault requests).
+
+Long enough to cover a fleet run's refreshes after its plan; the token is re-read inside the lock
+either way, so an older snapshot can only make a run try a credential another run just refreshed
+(then adopted) or use a client definition or seed one run late.
+"""
+
 _VAULT_RETRY_CAP_SECONDS = 5.0
 _LOCK_POLL_SECONDS = 0.25
 
@@ -104,6 +114,12 @@ class Snapshot:
     current: VersionedToken
     seed: tuple[SecretStr, int] | None
     health: CredentialHealth | None
+    read_at: float = field(default_factory=time.monotonic, compare=False)
+
+    @property
+    def age(self) -> float:
+        """Seconds since it was read."""
+        return time.monotonic() - self.read_at
 
     @property
     def seed_is_new(self) -> bool:
@@ -180,6 +196,8 @@ class Refresher:
             scope=f"{store.session.settings.addr}|{store.kv.mount}|{store.base_path}",
         )
         self.sleep = sleep
+        self._planned: dict[str, Snapshot] = {}
+        self._planned_guard = threading.Lock()
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -213,7 +231,8 @@ class Refresher:
     ) -> Plan:
         """Split ``names`` into those due now and the rest (as ``skipped`` outcomes).
 
-        One that cannot be read counts as due: its refresh reports why.
+        One that cannot be read counts as due: its refresh reports why. The due ones' snapshots
+        are kept for ``planned``, so their refreshes need not read them again.
         """
         moment = now or utcnow()
 
@@ -224,6 +243,8 @@ class Refresher:
                 return None
             if due_reason(snapshot, self.settings, now=moment, force=force) is None:
                 return self._outcome(name, "skipped", snapshot, replayed=False)
+            with self._planned_guard:
+                self._planned[name] = snapshot
             return None
 
         ordered = list(names)
@@ -234,15 +255,27 @@ class Refresher:
             skipped=[result for result in results if result is not None],
         )
 
+    def planned(self, name: str) -> Snapshot | None:
+        """The snapshot the last ``plan`` read for ``name``, handed out once (``None`` if none)."""
+        with self._planned_guard:
+            return self._planned.pop(name, None)
+
     # -- one credential --------------------------------------------------------------------
 
-    def refresh(self, name: str, *, force: bool = False) -> RefreshOutcome:
-        """Refresh ``name`` if due (or ``force``); never raises for the credential's own errors."""
+    def refresh(
+        self, name: str, *, force: bool = False, snapshot: Snapshot | None = None
+    ) -> RefreshOutcome:
+        """Refresh ``name`` if due (or ``force``); never raises for the credential's own errors.
+
+        A ``snapshot`` (from ``planned``) younger than ``PLAN_REUSE_SECONDS`` stands in for
+        reading the credential again; the token is re-read inside the lock regardless, so a token
+        stored since is adopted, never overwritten.
+        """
         replayed = False
-        snapshot: Snapshot | None = None
         try:
             replayed = self._replay_journal(name)
-            snapshot = self.snapshot(name)
+            if snapshot is None or replayed or snapshot.age > PLAN_REUSE_SECONDS:
+                snapshot = self.snapshot(name)
             reason = due_reason(snapshot, self.settings, now=utcnow(), force=force)
             if reason is None:
                 return self._outcome(name, "skipped", snapshot, replayed=replayed)

@@ -107,7 +107,8 @@ def plan_refreshes(
 def _refresh_and_report(credential: str, force: bool, vault_block: str | None) -> RefreshOutcome:
     """Refresh one credential, log the outcome and emit its events."""
     logger = get_run_logger()
-    outcome = refresher_for(vault_block).refresh(credential, force=force)
+    refresher = refresher_for(vault_block)  # the plan's reads are reused: same process
+    outcome = refresher.refresh(credential, force=force, snapshot=refresher.planned(credential))
     if outcome.status == "failed":
         logger.error(
             "%s: %s (%s): %s", credential, outcome.state, outcome.error_class, outcome.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,13 @@ from pydantic import SecretStr
 from sandbox.servers import ManagedProcess
 from switchboard._models import StoredToken, utcnow
 from switchboard._settings import TokenSettings
-from switchboard.refresh import Refresher, backoff_seconds, refresh_after
+from switchboard.refresh import (
+    PLAN_REUSE_SECONDS,
+    Refresher,
+    Snapshot,
+    backoff_seconds,
+    refresh_after,
+)
 from switchboard.vault import CredentialStore
 
 NewCredential = Callable[..., tuple[str, dict[str, str]]]
@@ -276,3 +283,55 @@ def test_a_timeout_is_retried(
     fault(sandbox, client["client_id"], latency=2)
     outcome = refresher.refresh(name)
     assert (outcome.status, outcome.attempts) == ("refreshed", 2)
+
+
+class CountingRefresher(Refresher):
+    """Counts the credential reads ``refresh`` makes outside the lock."""
+
+    reads = 0
+
+    def snapshot(self, name: str) -> Snapshot:
+        self.reads += 1
+        return super().snapshot(name)
+
+
+def test_refresh_reuses_the_plans_snapshot_once(
+    credential_store: CredentialStore, settings: TokenSettings, new_credential: NewCredential
+) -> None:
+    refresher = CountingRefresher(credential_store, settings)
+    name, _ = new_credential()
+    assert refresher.plan([name]).due == [name]
+    assert refresher.reads == 1
+    outcome = refresher.refresh(name, snapshot=refresher.planned(name))
+    assert outcome.status == "refreshed" and refresher.reads == 1  # no second read
+    assert refresher.planned(name) is None  # handed out once
+    assert "sbx-" not in repr(refresher.plan([name]))
+
+
+def test_a_plan_overtaken_by_another_run_is_adopted_not_overwritten(
+    refresher: Refresher, settings: TokenSettings, new_credential: NewCredential
+) -> None:
+    name, _ = new_credential("refresh_token")
+    refresher.refresh(name)
+    assert refresher.plan([name], force=True).due == [name]
+    other = Refresher(refresher.store, settings)  # another worker refreshes after our plan
+    assert other.refresh(name, force=True).status == "refreshed"
+    theirs = stored(refresher.store, name)
+    outcome = refresher.refresh(name, force=True, snapshot=refresher.planned(name))
+    assert outcome.status == "adopted"
+    assert stored(refresher.store, name).same_access_token(theirs)
+
+
+def test_an_old_snapshot_is_read_again(
+    credential_store: CredentialStore, settings: TokenSettings, new_credential: NewCredential
+) -> None:
+    refresher = CountingRefresher(credential_store, settings)
+    name, _ = new_credential()
+    refresher.refresh(name)
+    old = refresher.snapshot(name)
+    assert refresher.refresh(name, force=True).status == "refreshed"  # the token moved on
+    aged = replace(old, read_at=old.read_at - PLAN_REUSE_SECONDS - 1)
+    reads = refresher.reads
+    outcome = refresher.refresh(name, force=True, snapshot=aged)
+    assert outcome.status == "refreshed"  # re-read, so not mistaken for another run's token
+    assert refresher.reads == reads + 1
