@@ -229,3 +229,34 @@ def test_any_payload_parses_or_names_a_field(conv, skill, drop) -> None:
     else:
         assert isinstance(event, RoutingEvent)
         assert event.conversation_id.isascii() and event.skill_id.isascii()
+
+
+async def test_a_non_json_answer_is_an_outage_not_a_crash(lp_account) -> None:
+    """A proxy's HTML maintenance page with status 200 must not surface as a ValueError."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class MaintenancePage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>down for maintenance</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MaintenancePage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = lp_account.settings.model_copy(
+            update={"csds_host": f"127.0.0.1:{server.server_address[1]}"}
+        )
+        async with LivePersonClient(settings, tokens=lp_account.tokens) as client:
+            with pytest.raises(UpstreamUnavailable, match="not JSON"):
+                await resolve_domains(client)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_RETRY_WAIT_SECONDS",
     "AccountApi",
     "Adapter",
+    "json_body",
     "missing",
 ]
 
@@ -106,6 +107,19 @@ class Adapter:
             return min(retry_after, MAX_RETRY_WAIT_SECONDS)
         base: float = self.backoff_seconds * 2.0 ** (attempt - 1)
         return base + random.uniform(0, base)
+
+
+def json_body(response: httpx2.Response, *, service: str) -> Any:
+    """The decoded JSON of a 2xx answer; an HTML error page from a proxy counts as an outage."""
+    try:
+        return response.json()
+    except ValueError:
+        where = f"{service}: {response.request.method} {response.request.url.path}"
+        raise UpstreamUnavailable(
+            f"{where} answered HTTP {response.status_code} with a body that is not JSON",
+            service=service,
+            status=response.status_code,
+        ) from None
 
 
 class AccountApi:

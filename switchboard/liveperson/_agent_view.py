@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from switchboard.liveperson._adapter import AccountApi, missing
+from switchboard.liveperson._adapter import AccountApi, json_body, missing
 from switchboard.liveperson._models import AgentStatus, AgentStatusPage
 
 __all__ = ["MAX_PAGE_SIZE", "AgentView"]
@@ -35,7 +35,7 @@ class AgentView(AccountApi):
             params={"offset": offset, "limit": limit},
             json={"skillIds": list(skill_ids)},
         )
-        return _page(response.json())
+        return _page(json_body(response, service=self.service))
 
 
 def _page(body: Any) -> AgentStatusPage:

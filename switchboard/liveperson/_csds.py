@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from switchboard.liveperson._adapter import Adapter, missing
+from switchboard.liveperson._adapter import Adapter, json_body, missing
 from switchboard.liveperson._models import Domains
 
 __all__ = ["Csds", "DomainCache"]
@@ -31,7 +31,7 @@ class Csds:
         response = await self._adapter.request(
             "GET", url, service=self.service, params={"version": "1.0"}
         )
-        body: Any = response.json()
+        body: Any = json_body(response, service=self.service)
         entries = body.get("baseURIs") if isinstance(body, dict) else None
         if not isinstance(entries, list):
             raise missing(self.service, "baseURIs list")

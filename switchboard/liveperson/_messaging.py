@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx2
 
-from switchboard.liveperson._adapter import AccountApi, Adapter, missing
+from switchboard.liveperson._adapter import AccountApi, Adapter, json_body, missing
 from switchboard.liveperson._models import SentMessage
 
 __all__ = ["Messaging"]
@@ -61,7 +61,7 @@ class Messaging(AccountApi):
             },
             json={"dialogId": dialog_id, "contentType": "text/plain", "message": text},
         )
-        body: Any = response.json()
+        body: Any = json_body(response, service=self.service)
         message_id = body.get("messageId") if isinstance(body, dict) else None
         if message_id is None:
             raise missing(self.service, "messageId")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import httpx2
 
-from switchboard.liveperson._adapter import AccountApi, Adapter, missing
+from switchboard.liveperson._adapter import AccountApi, Adapter, json_body, missing
 from switchboard.liveperson._models import SkillWait
 
 __all__ = ["QueueHealth"]
@@ -60,7 +60,7 @@ class QueueHealth(AccountApi):
             params["toMillis"] = to_millis
         path = f"/operations/api/account/{self._account_id}/msgqueuehealth/current/"
         response = await self._request("GET", host, path, auth=auth, params=params)
-        return _waits(response.json())
+        return _waits(json_body(response, service=self.service))
 
 
 def _millis(value: Any) -> int | None:
