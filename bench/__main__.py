@@ -115,11 +115,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-plain", action="store_true", help="skip the plain-ingress variant")
     parser.add_argument("--no-core", action="store_true", help="skip the token core variant")
-    parser.add_argument(
-        "--reuse-plan",
-        action="store_true",
-        help="add the token variant core-reuse: refresh reuses the plan's snapshot (an experiment)",
-    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where results go")
     parser.add_argument(
         "--keep-workdir", action="store_true", help="keep server logs and audit log"
@@ -155,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         credentials=args.credentials or (12 if quick else 1000),
         repeats=repeats,
         core=not args.no_core,
-        reuse_plan=args.reuse_plan,
     )
     started = datetime.now(UTC)
     results: dict[str, Any] = {

@@ -2,9 +2,9 @@
 
 Plain asyncio + httpx2 against Vault's HTTP API and the token endpoint, ``concurrency``
 credentials at once (the flow's bound). Per credential it makes the calls Switchboard's
-algorithm makes (``docs/architecture.md``): read client/token/health to decide it is due, read
-them again, take the lock (read + CAS write), re-read the token, call the IdP, CAS-write the
-token, write health, release the lock. No journal, no retries, no observability.
+algorithm makes (``docs/architecture.md``): read client/token/health to decide it is due, take
+the lock (read + CAS write), re-read the token, call the IdP, CAS-write the token, write health,
+release the lock. No journal, no retries, no observability.
 """
 
 from __future__ import annotations
@@ -52,11 +52,9 @@ class _Vault:
         return [k.rstrip("/") for k in response.raise_for_status().json()["data"]["keys"]]
 
 
-async def _refresh_one(http: httpx2.AsyncClient, vault: _Vault, name: str) -> None:
-    client, _ = await vault.read(name, "client")
-    await vault.read(name, "token")
-    await vault.read(name, "health")
-    assert client is not None
+async def _refresh_one(
+    http: httpx2.AsyncClient, vault: _Vault, name: str, client: dict[str, Any]
+) -> None:
     _, lock_version = await vault.read(name, "lock")
     lease = {"owner": "raw", "expires_at": _stamp(datetime.now(UTC) + timedelta(seconds=60))}
     lock_version = await vault.write(name, "lock", lease, cas=lock_version)
@@ -103,16 +101,19 @@ async def refresh_raw(
         vault = _Vault(http, vault_url, vault_token, base_path)
         names = await vault.list()
         gate = asyncio.Semaphore(concurrency)
+        clients: dict[str, dict[str, Any]] = {}
 
         async def plan(name: str) -> None:
             async with gate:
-                await vault.read(name, "client")
+                client, _ = await vault.read(name, "client")
                 await vault.read(name, "token")
                 await vault.read(name, "health")
+                assert client is not None
+                clients[name] = client
 
         async def refresh(name: str) -> None:
             async with gate:
-                await _refresh_one(http, vault, name)
+                await _refresh_one(http, vault, name, clients[name])
 
         await asyncio.gather(*(plan(name) for name in names))
         await asyncio.gather(*(refresh(name) for name in names))

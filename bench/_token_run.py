@@ -1,10 +1,8 @@
-"""One token-fleet run in its own process: ``python -m bench._token_run flow|core|core-reuse``.
+"""One token-fleet run in its own process: ``python -m bench._token_run flow|core``.
 
 ``flow``: one ``refresh_due_tokens`` run (Prefect, task per credential), as a worker's flow-run
 process would execute it. ``core``: the same ``Refresher`` plan and refreshes on a thread pool of
-the same size, without Prefect. ``core-reuse``: ``core`` with the plan's snapshot handed to the
-refresh instead of read again (an experiment for BENCHMARKS.md's findings). Prints one JSON line:
-import and run seconds, outcomes.
+the same size, without Prefect. Prints one JSON line: import and run seconds, outcomes.
 """
 
 from __future__ import annotations
@@ -34,32 +32,22 @@ def _flow() -> dict[str, Any]:
     }
 
 
-def _core(*, reuse_plan: bool = False) -> dict[str, Any]:
+def _core() -> dict[str, Any]:
     started = time.perf_counter()
     from switchboard._settings import TokenSettings, VaultSettings, load
-    from switchboard.refresh import Refresher, Snapshot
+    from switchboard.refresh import Refresher
     from switchboard.vault import CredentialStore
-
-    class PlannedRefresher(Refresher):
-        """Experiment: ``refresh`` uses the snapshot ``plan`` read instead of reading it again."""
-
-        planned: dict[str, Snapshot] = {}
-
-        def snapshot(self, name: str) -> Snapshot:
-            found = self.planned.pop(name, None)
-            if found is not None:
-                return found
-            snapshot = super().snapshot(name)
-            self.planned[name] = snapshot
-            return snapshot
 
     imported = time.perf_counter()
     settings = load(TokenSettings)
-    kind = PlannedRefresher if reuse_plan else Refresher
-    refresher = kind(CredentialStore.from_settings(load(VaultSettings)), settings)
+    refresher = Refresher(CredentialStore.from_settings(load(VaultSettings)), settings)
     plan = refresher.plan(refresher.discover())
+
+    def refresh(name: str) -> Any:  # as the flow's tasks do: hand over the plan's snapshot
+        return refresher.refresh(name, snapshot=refresher.planned(name))
+
     with ThreadPoolExecutor(max_workers=settings.max_concurrency) as pool:
-        outcomes = list(pool.map(refresher.refresh, plan.due))
+        outcomes = list(pool.map(refresh, plan.due))
     finished = time.perf_counter()
     return {
         "import_seconds": imported - started,
@@ -71,7 +59,7 @@ def _core(*, reuse_plan: bool = False) -> dict[str, Any]:
 
 def main() -> None:
     mode = sys.argv[1]
-    result = _flow() if mode == "flow" else _core(reuse_plan=mode == "core-reuse")
+    result = _flow() if mode == "flow" else _core()
     print("BENCH_RESULT " + json.dumps(result), flush=True)
 
 

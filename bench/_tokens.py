@@ -29,13 +29,10 @@ CONCURRENCY = 8  # TokenSettings.max_concurrency's default: the flow's bound, an
 
 
 class TokenConfig:
-    def __init__(
-        self, *, credentials: int, repeats: int, core: bool = True, reuse_plan: bool = False
-    ) -> None:
+    def __init__(self, *, credentials: int, repeats: int, core: bool = True) -> None:
         self.credentials = credentials
         self.repeats = repeats
         self.core = core
-        self.reuse_plan = reuse_plan
 
 
 def _log(message: str) -> None:
@@ -161,8 +158,8 @@ def _one_variant(
                 concurrency=CONCURRENCY,
             )
         )
-    elif variant in ("core", "core-reuse"):
-        result = _subprocess_run(servers, variant, base, memory, "token core process (no Prefect)")
+    elif variant == "core":
+        result = _subprocess_run(servers, "core", base, memory, "token core process (no Prefect)")
     else:
         result = _subprocess_run(
             servers, "flow", base, memory, "refresh_due_tokens flow-run process"
@@ -180,9 +177,7 @@ def _one_variant(
 
 
 def run_tokens(servers: BenchServers, config: TokenConfig, memory: PeakMemory) -> dict[str, Any]:
-    variants: list[str] = ["raw", "core", "flow"] if config.core else ["raw", "flow"]
-    if config.reuse_plan:
-        variants.insert(-1, "core-reuse")
+    variants = ["raw", "core", "flow"] if config.core else ["raw", "flow"]
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for rep in range(config.repeats):
         for variant in variants:
@@ -197,7 +192,7 @@ def run_tokens(servers: BenchServers, config: TokenConfig, memory: PeakMemory) -
         }
         for variant, found in runs.items()
     }
-    for variant in ("core", "core-reuse", "flow"):
+    for variant in ("core", "flow"):
         if variant in runs:
             medians[variant]["process_wall_seconds"] = median(
                 r["process_wall_seconds"] for r in runs[variant]
