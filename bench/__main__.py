@@ -108,11 +108,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="SETTING=VALUE",
         help="an ingress setting for both ingress variants, e.g. max_in_flight=1 (repeatable)",
     )
-    parser.add_argument(
-        "--tuned-ingress",
-        action="store_true",
-        help="run the orchestrated ingress with one Prefect client per process (an experiment)",
-    )
     parser.add_argument("--no-plain", action="store_true", help="skip the plain-ingress variant")
     parser.add_argument("--no-core", action="store_true", help="skip the token core variant")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where results go")
@@ -144,7 +139,6 @@ def main(argv: list[str] | None = None) -> int:
         repeats=repeats,
         plain=not args.no_plain,
         ingress_settings=dict(item.split("=", 1) for item in args.ingress),
-        tuned=args.tuned_ingress,
     )
     tokens = TokenConfig(
         credentials=args.credentials or (12 if quick else 1000),

@@ -18,14 +18,12 @@ from sandbox.servers import ManagedProcess, free_port, wait_for_http
 __all__ = [
     "INGRESS_COMMAND",
     "PLAIN_INGRESS_COMMAND",
-    "TUNED_INGRESS_COMMAND",
     "account_env",
     "start_ingress",
 ]
 
 INGRESS_COMMAND = (sys.executable, "-m", "switchboard.ingress")
 PLAIN_INGRESS_COMMAND = (sys.executable, "-m", "bench._plain_ingress")
-TUNED_INGRESS_COMMAND = (sys.executable, "-m", "bench._tuned_ingress")
 
 
 def account_env(

@@ -148,13 +148,7 @@ def _routing(routing: dict[str, Any]) -> list[str]:
         "",
         "### Routing: ingress → flow runs → sandbox messages (50 skills)",
         "",
-        "Ingress settings: "
-        + ", ".join(f"`{k}={v}`" for k, v in settings.items())
-        + (
-            "; orchestrated ingress = `bench._tuned_ingress` (one Prefect client per process)."
-            if routing["config"].get("tuned")
-            else "."
-        ),
+        "Ingress settings: " + ", ".join(f"`{k}={v}`" for k, v in settings.items()) + ".",
         "",
         _ROUTING_INTRO.format(concurrency=routing["config"]["concurrency"]),
         "",

@@ -19,12 +19,7 @@ from typing import Any
 import httpx2
 from pydantic import SecretStr
 
-from bench._ingress import (
-    INGRESS_COMMAND,
-    PLAIN_INGRESS_COMMAND,
-    TUNED_INGRESS_COMMAND,
-    start_ingress,
-)
+from bench._ingress import INGRESS_COMMAND, PLAIN_INGRESS_COMMAND, start_ingress
 from bench._loadgen import Sent, offer_closed_loop, offer_open_loop
 from bench._measure import PeakMemory, VaultAudit, cpu_seconds, median, summarize
 from bench._raw_routing import route_raw
@@ -51,7 +46,6 @@ class RoutingConfig:
         repeats: int,
         plain: bool = True,
         ingress_settings: dict[str, str] | None = None,
-        tuned: bool = False,
     ) -> None:
         self.sizes = list(sizes)
         self.latency_events = latency_events
@@ -60,7 +54,6 @@ class RoutingConfig:
         self.repeats = repeats
         self.plain = plain
         self.ingress_settings = ingress_settings or {}
-        self.tuned = tuned
 
 
 def _log(message: str) -> None:
@@ -325,7 +318,7 @@ def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory
     orchestrated = start_ingress(
         servers,
         name="ingress",
-        command=TUNED_INGRESS_COMMAND if config.tuned else INGRESS_COMMAND,
+        command=INGRESS_COMMAND,
         account_id=ORCH_ACCOUNT,
         bearer_credential=BEARER,
         extra_env=ingress_env,
