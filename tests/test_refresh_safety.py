@@ -201,4 +201,3 @@ def test_vault_outage_during_refresh_loses_nothing(
         for server in (bao, restarted):
             if server is not None:
                 server.stop()
-
