@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar, cast
 
 from prefect import flow
+from prefect.utilities.annotations import opaque
 
 from switchboard.liveperson import RoutingEvent
 from switchboard.routing import Decision, skill_ids_of
@@ -19,6 +21,17 @@ from tasks.routing import (
 )
 
 __all__ = ["route_conversations"]
+
+_T = TypeVar("_T")
+
+
+def _as_is(value: _T) -> _T:
+    """Hand a batch-sized argument to a task without Prefect walking every element for futures.
+
+    That walk (``visit_collection``) was a quarter of the ingress's CPU (BENCHMARKS.md); the
+    arguments here are plain values, never futures. Typed as the value: Prefect unwraps it.
+    """
+    return cast(_T, opaque(value))
 
 
 @flow(name="route-conversations", persist_result=False, log_prints=False)
@@ -44,7 +57,7 @@ async def route_conversations(
         check_agent_availability(client, domains, skills),
         check_queue_health(client, domains, skills),
     )
-    decisions = await decide_messages(client, events, availability, waits)
-    decisions = await send_customer_messages(client, domains, decisions)
+    decisions = await decide_messages(client, _as_is(events), _as_is(availability), _as_is(waits))
+    decisions = await send_customer_messages(client, domains, _as_is(decisions))
     await publish_decisions(decisions)
     return decisions
