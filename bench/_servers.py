@@ -20,11 +20,10 @@ from pathlib import Path
 
 from sandbox.servers import (
     ManagedProcess,
-    bao_binary,
     free_port,
+    start_openbao,
     start_prefect_server,
     start_sandbox,
-    wait_for_http,
 )
 
 __all__ = ["BenchServers", "bench_servers", "start_audited_openbao", "start_postgres"]
@@ -37,30 +36,10 @@ def start_audited_openbao(*, port: int, root_token: str, workdir: Path) -> Manag
     config.write_text(
         f'audit "file" "bench" {{\n  options {{\n    file_path = "{audit_log}"\n  }}\n}}\n'
     )
-    log_path = workdir / "openbao.log"
-    argv = [
-        bao_binary(),
-        "server",
-        "-dev",
-        f"-dev-root-token-id={root_token}",
-        f"-dev-listen-address=127.0.0.1:{port}",
-        f"-config={config}",
-    ]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    server = ManagedProcess("openbao", process, url, log_path, {"audit_log": str(audit_log)})
-    try:
-        wait_for_http(f"{url}/v1/sys/health", process=process)
-    except BaseException:
-        server.stop()
-        raise
+    server = start_openbao(
+        port=port, root_token=root_token, log_path=workdir / "openbao.log", dev_config=config
+    )
+    server.extra["audit_log"] = str(audit_log)
     return server
 
 

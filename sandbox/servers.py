@@ -169,10 +169,12 @@ def start_openbao(
     log_path: Path,
     storage_dir: Path | None = None,
     port_variable: str | None = None,
+    dev_config: Path | None = None,
 ) -> ManagedProcess:
     """OpenBao in dev mode (in memory), or on disk (one-node raft) when ``storage_dir`` is given.
 
     Disk storage needs ``init``/``unseal``; dev mode is ready at once with ``root_token``.
+    ``dev_config`` adds a config file to dev mode (the benchmarks declare an audit device there).
     """
     _check_port("OpenBao", port, port_variable)
     url = f"http://127.0.0.1:{port}"
@@ -184,6 +186,8 @@ def start_openbao(
             f"-dev-root-token-id={root_token}",
             f"-dev-listen-address=127.0.0.1:{port}",
         ]
+        if dev_config is not None:
+            argv.append(f"-config={dev_config}")
     else:
         storage_dir.mkdir(parents=True, exist_ok=True)
         config = storage_dir / "bao.hcl"
