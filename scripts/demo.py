@@ -199,16 +199,14 @@ class Demo:
         """Policies and AppRole; the flows' identity goes to a 0600 env file and the children."""
         root = self.root()
         role_id = admin.set_up(root)
-        identity = self.identity = admin.issue_identity(root)
+        identity = self.identity = admin.issue_identity(root, role_id=role_id)
         env_file = self.config.state_dir / "approle.env"
         identity.write_env_file(env_file)
         self.say(f"AppRole {admin.FLOWS_ROLE} ready (role id {role_id}); identity in {env_file}")
         env = {k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"}
         env.update(
+            identity.as_env(),
             VAULT_ADDR=self.config.url("vault"),
-            SWITCHBOARD_VAULT_ROLE_ID=identity.role_id,
-            SWITCHBOARD_VAULT_SECRET_ID=identity.secret_id.get_secret_value(),
-            SWITCHBOARD_VAULT_APPROLE_MOUNT=identity.mount,
             SWITCHBOARD_TOKEN_JOURNAL_DIR=str(self.config.state_dir / "journal"),
             SWITCHBOARD_LP_ACCOUNT_ID=ACCOUNT_ID,
             SWITCHBOARD_LP_CSDS_HOST=f"127.0.0.1:{self.config.ports['sandbox']}",

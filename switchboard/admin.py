@@ -61,6 +61,15 @@ class AppRoleIdentity:
     secret_id: SecretStr
     mount: str = DEFAULT_APPROLE_MOUNT
 
+    def as_env(self) -> dict[str, str]:
+        """The identity as ``SWITCHBOARD_VAULT_*`` variables; holds the secret id in clear,
+        so it goes only into a child's environment or a 0600 file."""
+        return {
+            "SWITCHBOARD_VAULT_ROLE_ID": self.role_id,
+            "SWITCHBOARD_VAULT_SECRET_ID": self.secret_id.get_secret_value(),
+            "SWITCHBOARD_VAULT_APPROLE_MOUNT": self.mount,
+        }
+
     def write_env_file(self, path: Path) -> None:
         """Write ``SWITCHBOARD_VAULT_ROLE_ID``, ``_SECRET_ID``, ``_APPROLE_MOUNT`` to ``path``.
 
@@ -71,11 +80,7 @@ class AppRoleIdentity:
         partial.unlink(missing_ok=True)
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(
-                f"SWITCHBOARD_VAULT_ROLE_ID={self.role_id}\n"
-                f"SWITCHBOARD_VAULT_SECRET_ID={self.secret_id.get_secret_value()}\n"
-                f"SWITCHBOARD_VAULT_APPROLE_MOUNT={self.mount}\n"
-            )
+            handle.write("".join(f"{key}={value}\n" for key, value in self.as_env().items()))
             handle.flush()
             os.fsync(handle.fileno())
         partial.replace(path)
@@ -157,17 +162,23 @@ def create_role(
 
 
 def issue_identity(
-    client: hvac.Client, *, role: str = FLOWS_ROLE, mount: str = DEFAULT_APPROLE_MOUNT
+    client: hvac.Client,
+    *,
+    role: str = FLOWS_ROLE,
+    mount: str = DEFAULT_APPROLE_MOUNT,
+    role_id: str | None = None,
 ) -> AppRoleIdentity:
-    """Generate a new secret id for ``role``.
+    """Generate a new secret id for ``role`` (``role_id`` is read when not given).
 
     ``POST: /auth/{mount}/role/{role}/secret-id``. Earlier secret ids stay valid until
     destroyed, so a rotation can roll out before the old id is revoked.
     """
-    role_id = client.auth.approle.read_role_id(role_name=role, mount_point=mount)["data"]["role_id"]
+    if role_id is None:
+        read = client.auth.approle.read_role_id(role_name=role, mount_point=mount)
+        role_id = str(read["data"]["role_id"])
     response = client.auth.approle.generate_secret_id(role_name=role, mount_point=mount)
     return AppRoleIdentity(
-        role_id=str(role_id), secret_id=SecretStr(str(response["data"]["secret_id"])), mount=mount
+        role_id=role_id, secret_id=SecretStr(str(response["data"]["secret_id"])), mount=mount
     )
 
 
@@ -234,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                 "no secret id issued; pass --env-file PATH to issue one into that file (mode 0600)"
             )
             return 0
-        issue_identity(client, mount=args.approle_mount).write_env_file(args.env_file)
+        identity = issue_identity(client, mount=args.approle_mount, role_id=role_id)
+        identity.write_env_file(args.env_file)
     except hvac.exceptions.VaultError as exc:
         detail = " ".join(str(exc).replace("*", "").split())  # hvac's message spans lines
         print(f"error: Vault refused ({type(exc).__name__}): {detail}", file=sys.stderr)

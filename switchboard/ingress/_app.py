@@ -53,17 +53,15 @@ def create_app(
         max_queued=settings.max_queued_events,
     )
 
+    too_large = f"body: larger than {settings.max_body_bytes} bytes; send fewer events"
+
     async def post_events(request: Request) -> Response:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            return _error(
-                413, f"body: larger than {settings.max_body_bytes} bytes; send fewer events"
-            )
+            return _error(413, too_large)  # refused before reading the body
         body = await request.body()
         if len(body) > settings.max_body_bytes:
-            return _error(
-                413, f"body: larger than {settings.max_body_bytes} bytes; send fewer events"
-            )
+            return _error(413, too_large)
         try:
             payload: Any = json.loads(body)
         except (ValueError, UnicodeDecodeError):

@@ -6,7 +6,13 @@ from switchboard._http import parse_retry_after
 from switchboard.liveperson._adapter import Adapter
 from switchboard.liveperson._agent_view import MAX_PAGE_SIZE, AgentView
 from switchboard.liveperson._auth import BearerAuth, TokenSource
-from switchboard.liveperson._client import CSDS_SERVICES, LivePersonClient
+from switchboard.liveperson._client import (
+    CSDS_SERVICES,
+    MESSAGING,
+    MSG_HIST,
+    QUEUE_HEALTH,
+    LivePersonClient,
+)
 from switchboard.liveperson._csds import Csds, DomainCache
 from switchboard.liveperson._events import (
     General,
@@ -38,6 +44,9 @@ __all__ = [
     "DEFAULT_MESSAGING_PATH",
     "DEFAULT_NO_AGENT_MESSAGE",
     "MAX_PAGE_SIZE",
+    "MESSAGING",
+    "MSG_HIST",
+    "QUEUE_HEALTH",
     "Adapter",
     "AgentStatus",
     "AgentStatusPage",

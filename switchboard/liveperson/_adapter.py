@@ -77,7 +77,7 @@ class Adapter:
     async def _send_once(
         self, request: httpx2.Request, *, service: str, auth: httpx2.Auth | None
     ) -> httpx2.Response:
-        where = f"{service}: {request.method} {request.url.path}"
+        where = _where(request, service)
         try:
             if auth is None:
                 response = await self.client.send(request)
@@ -109,12 +109,17 @@ class Adapter:
         return base + random.uniform(0, base)
 
 
+def _where(request: httpx2.Request, service: str) -> str:
+    """How errors name a call: service, method and path (never a header or a body)."""
+    return f"{service}: {request.method} {request.url.path}"
+
+
 def json_body(response: httpx2.Response, *, service: str) -> Any:
     """The decoded JSON of a 2xx answer; an HTML error page from a proxy counts as an outage."""
     try:
         return response.json()
     except ValueError:
-        where = f"{service}: {response.request.method} {response.request.url.path}"
+        where = _where(response.request, service)
         raise UpstreamUnavailable(
             f"{where} answered HTTP {response.status_code} with a body that is not JSON",
             service=service,

@@ -14,10 +14,13 @@ from switchboard.liveperson._messaging import Messaging
 from switchboard.liveperson._queue_health import QueueHealth
 from switchboard.liveperson._settings import LivePersonSettings
 
-__all__ = ["CSDS_SERVICES", "LivePersonClient"]
+__all__ = ["CSDS_SERVICES", "MESSAGING", "MSG_HIST", "QUEUE_HEALTH", "LivePersonClient"]
 
 # The services routing needs, by their CSDS names.
-CSDS_SERVICES = ("msgHist", "leDataReporting", "messagingRestApiDomain")
+MSG_HIST = "msgHist"
+QUEUE_HEALTH = "leDataReporting"
+MESSAGING = "messagingRestApiDomain"
+CSDS_SERVICES = (MSG_HIST, QUEUE_HEALTH, MESSAGING)
 
 
 class LivePersonClient:

@@ -128,7 +128,3 @@ class LivePersonSettings(BaseSettings):
             if key not in self.messaging_path:
                 raise ValueError(f"SWITCHBOARD_LP_MESSAGING_PATH must contain {key}")
         return self
-
-    def rule_for(self, skill_id: str) -> SkillRule:
-        """The skill's own rule, else the default."""
-        return self.skill_rules.get(skill_id, self.default_rule)

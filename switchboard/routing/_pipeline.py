@@ -13,7 +13,11 @@ from collections.abc import Iterable, Sequence
 
 from switchboard._exceptions import UpstreamError
 from switchboard.liveperson import (
+    CSDS_SERVICES,
     MAX_PAGE_SIZE,
+    MESSAGING,
+    MSG_HIST,
+    QUEUE_HEALTH,
     AgentStatus,
     Domains,
     LivePersonClient,
@@ -37,10 +41,6 @@ __all__ = [
     "skill_ids_of",
 ]
 
-MSG_HIST = "msgHist"
-QUEUE_HEALTH = "leDataReporting"
-MESSAGING = "messagingRestApiDomain"
-
 
 def skill_ids_of(events: Iterable[RoutingEvent]) -> list[str]:
     """The batch's distinct skills, sorted (one upstream call covers them all)."""
@@ -50,7 +50,7 @@ def skill_ids_of(events: Iterable[RoutingEvent]) -> list[str]:
 async def resolve_domains(client: LivePersonClient) -> Domains:
     """The account's service domains (cached by the client for ``csds_ttl_seconds``)."""
     domains = await client.domains.get()
-    for service in (MSG_HIST, QUEUE_HEALTH, MESSAGING):
+    for service in CSDS_SERVICES:
         domains.host(service)  # fail here, by name, rather than halfway through the batch
     return domains
 
