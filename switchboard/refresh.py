@@ -281,9 +281,7 @@ class Refresher:
                 return self._outcome(name, "skipped", snapshot, replayed=replayed)
             logger.info("refreshing %s (%s)", name, reason)
             with CredentialLock(self.store, name, lease_seconds=self.settings.lock_lease_seconds):
-                inside = self.store.read_token(name)
-                if inside.version != snapshot.current.version:
-                    raise _Adopted
+                inside = self._unless_adopted(name, snapshot.current.version)
                 token, attempts = self._refresh_locked(name, snapshot, inside)
         except _Adopted:
             with contextlib.suppress(SwitchboardError):  # else report what we knew before
@@ -370,9 +368,16 @@ class Refresher:
                 )
                 self.sleep(wait)
             except CredentialRevoked:
-                if self.store.read_token(name).version != inside.version:
-                    raise _Adopted from None  # someone else spent it and stored the new pair
+                # believed only if Vault still holds the pair we spent: else another run won
+                self._unless_adopted(name, inside.version)
                 raise
+
+    def _unless_adopted(self, name: str, version: int) -> VersionedToken:
+        """The stored token; ``_Adopted`` if another run stored a newer one since ``version``."""
+        current = self.store.read_token(name)
+        if current.version != version:
+            raise _Adopted
+        return current
 
     def _stored(
         self, response: TokenResponse, definition: ClientDefinition, seed_version: int | None
@@ -447,14 +452,16 @@ class Refresher:
         When another run holds the lock, wait (up to ``wait_seconds``) for its new token
         instead of answering ``busy`` at once: the caller wants a usable token, not a status.
         """
-        before = self.store.read_token(name).version
-        outcome = self.refresh(name, force=True)
+        snapshot = self.snapshot(name)
+        before = snapshot.current.version
+        outcome = self.refresh(name, force=True, snapshot=snapshot)
         deadline = time.monotonic() + wait_seconds
         while outcome.status == "busy" and time.monotonic() < deadline:
             self.sleep(_LOCK_POLL_SECONDS)
-            if self.store.read_token(name).version != before:
-                return self._outcome(name, "adopted", self.snapshot(name), replayed=False)
-            outcome = self.refresh(name, force=True)  # the holder may have given up
+            snapshot = self.snapshot(name)  # one read per poll serves the check and the retry
+            if snapshot.current.version != before:
+                return self._outcome(name, "adopted", snapshot, replayed=False)
+            outcome = self.refresh(name, force=True, snapshot=snapshot)  # the holder gave up?
         return outcome
 
     # -- reporting -------------------------------------------------------------------------
