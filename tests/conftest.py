@@ -72,12 +72,12 @@ def prefect_server(session_dir: Path) -> Iterator[ManagedProcess]:
     try:
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             yield server
-            _drain_prefect_workers()
+            drain_prefect_workers()
     finally:
         server.stop()
 
 
-def _drain_prefect_workers() -> None:
+def drain_prefect_workers() -> None:
     """Flush buffered logs and events while the server is still up."""
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from switchboard._exceptions import ConfigurationError
 from switchboard.ingress._app import BatchHandler, create_app
+from switchboard.ingress._flow_runs import flow_run_creator, run_in_new_flow_run
 from switchboard.ingress._settings import IngressSettings
 from switchboard.liveperson import RoutingEvent
 from switchboard.routing import Decision, client_pool
@@ -30,7 +31,7 @@ async def prefect_clients() -> AsyncIterator[None]:
     from prefect.context import AsyncClientContext, SyncClientContext
 
     with SyncClientContext.get_or_create():
-        async with AsyncClientContext.get_or_create():
+        async with AsyncClientContext.get_or_create(), flow_run_creator():
             yield
 
 
@@ -39,11 +40,13 @@ def flow_handler(settings: IngressSettings) -> BatchHandler:
     from flows.route_conversations import route_conversations
 
     async def handle(events: list[RoutingEvent]) -> list[Decision]:
-        state = await route_conversations(
-            events=events,
-            account_block=settings.account_block,
-            vault_block=settings.vault_block,
-            return_state=True,
+        state = await run_in_new_flow_run(
+            route_conversations,
+            {
+                "events": events,
+                "account_block": settings.account_block,
+                "vault_block": settings.vault_block,
+            },
         )
         decisions: list[Decision] = await state.aresult()  # raises the run's error if it failed
         return decisions
