@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from prefect import flow, unmapped
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -31,32 +34,21 @@ def _failed(name: str, error: object) -> RefreshOutcome:
     )
 
 
-def _one_each(
-    names: list[str], futures: list[PrefectFuture[RefreshOutcome]]
-) -> list[RefreshOutcome]:
-    outcomes = []
-    for name, future in zip(names, futures, strict=True):
-        future.wait()
-        if future.state.is_completed():
-            outcomes.append(future.result())
-        else:
-            outcomes.append(_failed(name, future.state.result(raise_on_failure=False)))
-    return outcomes
-
-
 def _batches(names: list[str], count: int) -> list[list[str]]:
     return [names[index::count] for index in range(min(count, len(names)))]
 
 
-def _by_batch(
-    batches: list[list[str]], futures: list[PrefectFuture[list[RefreshOutcome]]]
+def _outcomes(
+    groups: list[list[str]], futures: Sequence[PrefectFuture[Any]]
 ) -> list[RefreshOutcome]:
-    outcomes = []
-    for names, future in zip(batches, futures, strict=True):
+    """Each group's outcomes; a group whose task itself broke reports each of its names failed."""
+    outcomes: list[RefreshOutcome] = []
+    for names, future in zip(groups, futures, strict=True):
         future.wait()
         if future.state.is_completed():
-            outcomes.extend(future.result())
-        else:  # the batch itself broke (not a credential's failure): report each name
+            result = future.result()
+            outcomes.extend(result if isinstance(result, list) else [result])
+        else:
             error = future.state.result(raise_on_failure=False)
             outcomes.extend(_failed(name, error) for name in names)
     return outcomes
@@ -72,6 +64,7 @@ def refresh_due_tokens(
     credentials: list[str] | None = None,
     force: bool = False,
     vault_block: str | None = None,
+    min_idle_hours: float | None = None,
 ) -> list[RefreshOutcome]:
     """Refresh the credentials that are due, each as its own task run, a few at a time.
 
@@ -82,24 +75,28 @@ def refresh_due_tokens(
         credentials: credential names to consider; empty means every credential in Vault.
         force: refresh even those not yet due.
         vault_block: name of a `VaultConnection` block; empty means the `VAULT_*` settings.
+        min_idle_hours: also refresh refresh tokens at least this old (keep-alive), instead of
+            each credential's `keep_alive_seconds`; empty keeps those.
 
     Returns:
         One outcome per credential (names, states, error classes; never a token).
     """
     settings = load(TokenSettings)
-    plan = plan_refreshes(credentials, force=force, vault_block=vault_block)
+    idle_after = None if min_idle_hours is None else min_idle_hours * 3600
+    plan = plan_refreshes(credentials, force, vault_block, idle_after)
+    same: dict[str, Any] = {
+        "force": unmapped(force),
+        "vault_block": unmapped(vault_block),
+        "idle_after": unmapped(idle_after),
+    }
     if len(plan.due) <= settings.per_credential_tasks_up_to:
-        futures = refresh_credential.map(
-            plan.due, force=unmapped(force), vault_block=unmapped(vault_block)
-        )
-        refreshed = _one_each(plan.due, list(futures))
+        groups = [[name] for name in plan.due]
+        futures: Sequence[PrefectFuture[Any]] = refresh_credential.map(plan.due, **same)
     else:
-        batches = _batches(plan.due, settings.max_concurrency)
-        labels = [f"batch-{index + 1}-of-{len(batches)}" for index in range(len(batches))]
-        batch_futures = refresh_credentials.map(
-            batches, labels, force=unmapped(force), vault_block=unmapped(vault_block)
-        )
-        refreshed = _by_batch(batches, list(batch_futures))
+        groups = _batches(plan.due, settings.max_concurrency)
+        labels = [f"batch-{index + 1}-of-{len(groups)}" for index in range(len(groups))]
+        futures = refresh_credentials.map(groups, labels, **same)
+    refreshed = _outcomes(groups, futures)
     outcomes = plan.skipped + refreshed
     publish_refresh_report(outcomes)
     failed = sorted(outcome.name for outcome in outcomes if outcome.status == "failed")

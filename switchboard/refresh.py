@@ -136,9 +136,17 @@ class Snapshot:
 
 
 def due_reason(
-    snapshot: Snapshot, settings: TokenSettings, *, now: datetime, force: bool = False
+    snapshot: Snapshot,
+    settings: TokenSettings,
+    *,
+    now: datetime,
+    force: bool = False,
+    idle_after: float | None = None,
 ) -> str | None:
-    """Why the credential should be refreshed now, or ``None`` when it should be left alone."""
+    """Why the credential should be refreshed now, or ``None`` when it should be left alone.
+
+    ``idle_after`` (seconds) replaces the keep-alive age of refresh tokens for this decision.
+    """
     if force:
         return "forced"
     if snapshot.seed_is_new and snapshot.definition.grant == "refresh_token":
@@ -157,7 +165,9 @@ def due_reason(
         return "no token yet"
     if now >= token.refresh_after:
         return "due"
-    keep_alive = snapshot.definition.keep_alive_seconds or settings.keep_alive_seconds
+    keep_alive = idle_after
+    if keep_alive is None:
+        keep_alive = snapshot.definition.keep_alive_seconds or settings.keep_alive_seconds
     idle = (now - token.obtained_at).total_seconds()
     if token.refresh_token is not None and idle >= keep_alive:
         return "keep-alive"
@@ -172,8 +182,19 @@ class Plan:
     skipped: list[RefreshOutcome]
 
 
+def _known(snapshot: Snapshot | None) -> tuple[StoredToken | None, CredentialHealth | None]:
+    """The token and health a snapshot holds, for reporting."""
+    if snapshot is None:
+        return None, None
+    return snapshot.current.token, snapshot.health
+
+
 class _Adopted(Exception):
-    """Another run refreshed the credential while we were deciding to."""
+    """Another run refreshed the credential while we were deciding to; ``current`` is its token."""
+
+    def __init__(self, current: VersionedToken) -> None:
+        super().__init__()
+        self.current = current
 
 
 class Refresher:
@@ -227,12 +248,18 @@ class Refresher:
         )
 
     def plan(
-        self, names: Iterable[str], *, force: bool = False, now: datetime | None = None
+        self,
+        names: Iterable[str],
+        *,
+        force: bool = False,
+        idle_after: float | None = None,
+        now: datetime | None = None,
     ) -> Plan:
         """Split ``names`` into those due now and the rest (as ``skipped`` outcomes).
 
         One that cannot be read counts as due: its refresh reports why. The due ones' snapshots
-        are kept for ``planned``, so their refreshes need not read them again.
+        are kept for ``planned``, so their refreshes need not read them again. ``idle_after``
+        is ``due_reason``'s keep-alive override.
         """
         moment = now or utcnow()
 
@@ -241,8 +268,11 @@ class Refresher:
                 snapshot = self.snapshot(name)
             except SwitchboardError:
                 return None
-            if due_reason(snapshot, self.settings, now=moment, force=force) is None:
-                return self._outcome(name, "skipped", snapshot, replayed=False)
+            reason = due_reason(
+                snapshot, self.settings, now=moment, force=force, idle_after=idle_after
+            )
+            if reason is None:
+                return self._outcome(name, "skipped", *_known(snapshot), replayed=False)
             with self._planned_guard:
                 self._planned[name] = snapshot
             return None
@@ -263,33 +293,42 @@ class Refresher:
     # -- one credential --------------------------------------------------------------------
 
     def refresh(
-        self, name: str, *, force: bool = False, snapshot: Snapshot | None = None
+        self,
+        name: str,
+        *,
+        force: bool = False,
+        idle_after: float | None = None,
+        snapshot: Snapshot | None = None,
     ) -> RefreshOutcome:
         """Refresh ``name`` if due (or ``force``); never raises for the credential's own errors.
 
         A ``snapshot`` (from ``planned``) younger than ``PLAN_REUSE_SECONDS`` stands in for
         reading the credential again; the token is re-read inside the lock regardless, so a token
-        stored since is adopted, never overwritten.
+        stored since is adopted, never overwritten. ``idle_after`` is ``due_reason``'s keep-alive
+        override, as given to ``plan``.
         """
         replayed = False
         try:
             replayed = self._replay_journal(name)
             if snapshot is None or replayed or snapshot.age > PLAN_REUSE_SECONDS:
                 snapshot = self.snapshot(name)
-            reason = due_reason(snapshot, self.settings, now=utcnow(), force=force)
+            reason = due_reason(
+                snapshot, self.settings, now=utcnow(), force=force, idle_after=idle_after
+            )
             if reason is None:
-                return self._outcome(name, "skipped", snapshot, replayed=replayed)
+                return self._outcome(name, "skipped", *_known(snapshot), replayed=replayed)
             logger.info("refreshing %s (%s)", name, reason)
             with CredentialLock(self.store, name, lease_seconds=self.settings.lock_lease_seconds):
                 inside = self._unless_adopted(name, snapshot.current.version)
                 token, attempts = self._refresh_locked(name, snapshot, inside)
-        except _Adopted:
-            with contextlib.suppress(SwitchboardError):  # else report what we knew before
-                snapshot = self.snapshot(name)
-            return self._outcome(name, "adopted", snapshot, replayed=replayed)
+        except _Adopted as adopted:  # report the other run's token and the health it wrote
+            health = None
+            with contextlib.suppress(SwitchboardError):
+                health = self.store.read_health(name)
+            return self._outcome(name, "adopted", adopted.current.token, health, replayed=replayed)
         except LockBusy as exc:
             logger.info("%s", exc)
-            return self._outcome(name, "busy", snapshot, replayed=replayed)
+            return self._outcome(name, "busy", *_known(snapshot), replayed=replayed)
         except SwitchboardError as exc:
             return self._failed(name, snapshot, exc, replayed=replayed)
         previous = snapshot.health
@@ -376,7 +415,7 @@ class Refresher:
         """The stored token; ``_Adopted`` if another run stored a newer one since ``version``."""
         current = self.store.read_token(name)
         if current.version != version:
-            raise _Adopted
+            raise _Adopted(current)
         return current
 
     def _stored(
@@ -460,17 +499,21 @@ class Refresher:
             self.sleep(_LOCK_POLL_SECONDS)
             snapshot = self.snapshot(name)  # one read per poll serves the check and the retry
             if snapshot.current.version != before:
-                return self._outcome(name, "adopted", snapshot, replayed=False)
+                return self._outcome(name, "adopted", *_known(snapshot), replayed=False)
             outcome = self.refresh(name, force=True, snapshot=snapshot)  # the holder gave up?
         return outcome
 
     # -- reporting -------------------------------------------------------------------------
 
     def _outcome(
-        self, name: str, status: str, snapshot: Snapshot | None, *, replayed: bool
+        self,
+        name: str,
+        status: str,
+        token: StoredToken | None,
+        health: CredentialHealth | None,
+        *,
+        replayed: bool,
     ) -> RefreshOutcome:
-        token = snapshot.current.token if snapshot else None
-        health = snapshot.health if snapshot else None
         return RefreshOutcome.model_validate(
             {
                 "name": name,

@@ -85,7 +85,10 @@ def _emit(event: str, outcome: RefreshOutcome) -> None:
 
 @task(name="plan-refreshes", persist_result=False, cache_policy=NO_CACHE)
 def plan_refreshes(
-    credentials: list[str] | None, force: bool = False, vault_block: str | None = None
+    credentials: list[str] | None,
+    force: bool = False,
+    vault_block: str | None = None,
+    idle_after: float | None = None,
 ) -> Plan:
     """Discover the credentials (all, or the given names) and pick those due now.
 
@@ -93,22 +96,31 @@ def plan_refreshes(
         credentials: names to consider; ``None`` means every credential under the base path.
         force: treat every credential as due.
         vault_block: name of a ``VaultConnection`` block; ``None`` uses the settings.
+        idle_after: seconds after which a refresh token counts as idle (keep-alive), instead
+            of each credential's ``keep_alive_seconds``.
 
     Returns:
         The due names, and a ``skipped`` outcome for each of the others.
     """
     logger = get_run_logger()
     refresher = refresher_for(vault_block)
-    plan = refresher.plan(refresher.discover(credentials), force=force)
+    plan = refresher.plan(refresher.discover(credentials), force=force, idle_after=idle_after)
     logger.info("%d credential(s) due, %d not due", len(plan.due), len(plan.skipped))
     return plan
 
 
-def _refresh_and_report(credential: str, force: bool, vault_block: str | None) -> RefreshOutcome:
+def _refresh_and_report(
+    credential: str, force: bool, vault_block: str | None, idle_after: float | None
+) -> RefreshOutcome:
     """Refresh one credential, log the outcome and emit its events."""
     logger = get_run_logger()
     refresher = refresher_for(vault_block)  # the plan's reads are reused: same process
-    outcome = refresher.refresh(credential, force=force, snapshot=refresher.planned(credential))
+    outcome = refresher.refresh(
+        credential,
+        force=force,
+        idle_after=idle_after,
+        snapshot=refresher.planned(credential),
+    )
     if outcome.status == "failed":
         logger.error(
             "%s: %s (%s): %s", credential, outcome.state, outcome.error_class, outcome.message
@@ -130,7 +142,10 @@ def _refresh_and_report(credential: str, force: bool, vault_block: str | None) -
     cache_policy=NO_CACHE,
 )
 def refresh_credential(
-    credential: str, force: bool = False, vault_block: str | None = None
+    credential: str,
+    force: bool = False,
+    vault_block: str | None = None,
+    idle_after: float | None = None,
 ) -> RefreshOutcome:
     """Refresh one credential (single-flight, write-ahead) and emit its event.
 
@@ -138,6 +153,7 @@ def refresh_credential(
         credential: the credential's name under ``<base>/credentials/``.
         force: refresh even when not due.
         vault_block: name of a ``VaultConnection`` block; ``None`` uses the settings.
+        idle_after: the keep-alive override given to ``plan_refreshes``.
 
     Returns:
         The outcome: status, health state, expiry and error class; never a token.
@@ -145,7 +161,7 @@ def refresh_credential(
     Raises:
         CredentialRefreshFailed: the refresh failed; the health record in Vault says why.
     """
-    outcome = _refresh_and_report(credential, force, vault_block)
+    outcome = _refresh_and_report(credential, force, vault_block, idle_after)
     if outcome.status == "failed":
         raise CredentialRefreshFailed(outcome)
     return outcome
@@ -158,7 +174,11 @@ def refresh_credential(
     cache_policy=NO_CACHE,
 )
 def refresh_credentials(
-    credentials: list[str], batch: str, force: bool = False, vault_block: str | None = None
+    credentials: list[str],
+    batch: str,
+    force: bool = False,
+    vault_block: str | None = None,
+    idle_after: float | None = None,
 ) -> list[RefreshOutcome]:
     """Fleet mode: refresh several credentials in one task run, one after another.
 
@@ -170,8 +190,12 @@ def refresh_credentials(
         batch: a label for the task run, e.g. ``batch-3-of-8``.
         force: refresh even when not due.
         vault_block: name of a ``VaultConnection`` block; ``None`` uses the settings.
+        idle_after: the keep-alive override given to ``plan_refreshes``.
     """
-    return [_refresh_and_report(credential, force, vault_block) for credential in credentials]
+    return [
+        _refresh_and_report(credential, force, vault_block, idle_after)
+        for credential in credentials
+    ]
 
 
 def _expires_in(outcome: RefreshOutcome) -> str:

@@ -109,6 +109,27 @@ def test_keep_alive_makes_idle_refresh_tokens_due(
     assert refresher.plan([name], now=idle).due == [name]
 
 
+def test_keep_alive_override_replaces_the_idle_age_but_not_the_revoked_rule(
+    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
+) -> None:
+    idle, _ = new_credential("refresh_token", access_token_lifetime=10 * 86_400)
+    plain, _ = new_credential(access_token_lifetime=10 * 86_400)
+    revoked, client = new_credential("refresh_token")
+    refresher.refresh(idle)
+    refresher.refresh(plain)
+    fault(sandbox, client["client_id"], status=400, error="invalid_grant")
+    assert refresher.refresh(revoked).state == "revoked"
+    later = stored(refresher.store, idle).obtained_at + timedelta(hours=1)
+
+    names = [idle, plain, revoked]
+    assert refresher.plan(names, now=later).due == []
+    assert refresher.plan(names, now=later, idle_after=3600).due == [idle]
+    assert refresher.refresh(idle, idle_after=0).status == "refreshed"
+    assert (
+        refresher.refresh(revoked, idle_after=0).status == "skipped"
+    )  # a dead token stays unspent
+
+
 def test_discovery_lists_many(refresher: Refresher, new_credential: NewCredential) -> None:
     names = [new_credential()[0] for _ in range(12)]
     assert set(names) <= set(refresher.discover())
