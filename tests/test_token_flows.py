@@ -84,11 +84,15 @@ def _artifacts(prefect_server: ManagedProcess, flow_run_id: Any) -> list[dict[st
     return response.raise_for_status().json()
 
 
-def _events(prefect_server: ManagedProcess, credential: str, expected: set[str]) -> set[str]:
+def _events(
+    prefect_server: ManagedProcess, credential: str, expected: set[str], *, as_related: bool = False
+) -> set[str]:
+    """Names of the events about ``credential`` (as their resource, or a related one)."""
     from prefect.events.worker import EventsWorker
 
     EventsWorker.drain_all(timeout=10)
-    body = {"filter": {"resource": {"id": [f"switchboard.credential.{credential}"]}}, "limit": 50}
+    where = "related" if as_related else "resource"
+    body = {"filter": {where: {"id": [f"switchboard.credential.{credential}"]}}, "limit": 50}
     deadline = time.monotonic() + 30
     while True:  # events are stored asynchronously by the server
         found = httpx2.post(f"{_api(prefect_server)}/events/filter", json=body).json()
@@ -245,3 +249,9 @@ def test_a_large_fleet_runs_in_batch_tasks(
     )
     rows = {row["credential"]: row for row in json.loads(table["data"])}
     assert len(rows) == 7 and rows[broken]["last error"] == "ClientRejected"
+    # fleet mode: successes summed up in batch events naming each credential; failures one by one
+    batch_event = {"switchboard.tokens.refreshed"}
+    assert _events(prefect_server, names[0], batch_event, as_related=True) == batch_event
+    assert "switchboard.token.refreshed" not in _events(prefect_server, names[0], set())
+    failed = {"switchboard.token.refresh-failed"}
+    assert failed <= _events(prefect_server, broken, failed)

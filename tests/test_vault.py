@@ -121,7 +121,7 @@ def test_vault_is_reached_directly_whatever_the_proxy_environment(
     for variable in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(variable, raising=False)
     session = connect(VaultSettings(addr=openbao.url))  # lookup-self went through
-    assert session.client().adapter.session.trust_env is False
+    assert KV(session).list("switchboard-no-such-path") == []  # and so does a KV request
 
 
 def test_unreachable_vault_is_unavailable() -> None:

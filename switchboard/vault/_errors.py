@@ -1,12 +1,12 @@
-"""hvac and requests exceptions mapped onto Switchboard's ``VaultError`` tree."""
+"""hvac and transport (httpx2) exceptions mapped onto Switchboard's ``VaultError`` tree."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 
+import httpx2
 import hvac.exceptions
-import requests
 
 from switchboard._exceptions import (
     CASConflict,
@@ -32,7 +32,7 @@ def vault_errors(path: str) -> Iterator[None]:
     """Translate whatever hvac raises for ``path`` into a ``VaultError`` naming the path."""
     try:
         yield
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except httpx2.TransportError as exc:
         raise VaultUnavailable(
             f"Vault is unreachable ({type(exc).__name__}) at {path}", path=path
         ) from None
