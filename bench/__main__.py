@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._ingress import account_env
-from bench._measure import PeakMemory
+from bench._measure import PeakMemory, wait_until_idle
 from bench._prefect_api import run_prefect_api
 from bench._report import render
 from bench._routing import BEARER, ORCH_ACCOUNT, RoutingConfig, prepare_routing, run_routing
@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
                         run_prefect_api(env, workdir, runs=runs, concurrency=k) for k in (1, 4)
                     ]
                 if "tokens" in parts:
+                    settled = wait_until_idle(servers.prefect.process.pid)
+                    print(f"bench: Prefect server idle after {settled:.0f} s", file=sys.stderr)
                     results["tokens"] = run_tokens(servers, tokens, memory)
+                    results["tokens"]["waited_for_idle_prefect_seconds"] = settled
             except BaseException:
                 print(servers.log_tails(), file=sys.stderr)
                 raise

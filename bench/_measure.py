@@ -7,6 +7,7 @@ import math
 import os
 import statistics
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -82,6 +83,23 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total / _TICKS
+
+
+def wait_until_idle(
+    pid: int, *, busy_share: float = 0.1, window: float = 2.0, timeout: float = 180.0
+) -> float:
+    """Wait until ``pid`` uses under ``busy_share`` of a core over ``window`` s; seconds waited.
+
+    The Prefect server stores a run's events and task-run states after the run ended; a part
+    measured while it still works off the previous part's backlog would share the CPU with it.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - before < busy_share * window:
+            break
+    return time.monotonic() - started
 
 
 class PeakMemory:

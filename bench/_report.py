@@ -274,7 +274,9 @@ def _tokens(tokens: dict[str, Any]) -> list[str]:
         "the "
         "same Vault and IdP calls; `core` = Switchboard's `Refresher` on a thread pool, no Prefect "
         "(own process); `flow` = one `refresh_due_tokens` run (own process). Seconds = the run "
-        "itself; process wall time adds interpreter start, imports and Prefect's log/event flush.",
+        "itself; process wall time adds interpreter start, imports and Prefect's log/event flush. "
+        "Measured once the Prefect server was idle (waited "
+        f"{tokens.get('waited_for_idle_prefect_seconds', 0):.0f} s for it to store earlier runs).",
         "",
         *_header(
             "variant",
