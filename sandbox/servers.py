@@ -27,6 +27,7 @@ __all__ = [
     "bao_binary",
     "free_port",
     "port_in_use",
+    "spawn",
     "start_openbao",
     "start_prefect_server",
     "start_sandbox",
@@ -121,9 +122,18 @@ def _ready(server: ManagedProcess, health_url: str, **wait: Any) -> ManagedProce
     return server
 
 
-def _spawn(
-    name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+def spawn(
+    argv: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    base_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own process group, output to ``log_path`` (appended).
+
+    The environment is ``base_env`` (default: this process's) updated with ``env``.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     try:
@@ -132,7 +142,8 @@ def _spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if base_env is None else base_env), **(env or {})},
+            cwd=cwd,
             start_new_session=True,  # its own process group, so stop() ends its children too
         )
     finally:
@@ -194,7 +205,7 @@ def start_openbao(
         if not config.exists():  # a restart keeps the first config (raft remembers its address)
             _write_raft_config(config, storage_dir / "data", url, port)
         argv = [bao_binary(), "server", f"-config={config}"]
-    process = _spawn("openbao", argv, log_path)
+    process = spawn(argv, log_path)
     # sys/health answers 200 when unsealed, 501 when not initialised, 503 when sealed.
     server = ManagedProcess("openbao", process, url, log_path, {"root_token": root_token})
     return _ready(server, f"{url}/v1/sys/health", ok=(200, 429, 501, 503))
@@ -204,7 +215,7 @@ def start_sandbox(*, port: int, log_path: Path, port_variable: str | None = None
     """The project's OAuth 2 server and LivePerson simulator (``python -m sandbox``)."""
     _check_port("sandbox", port, port_variable)
     argv = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)]
-    process = _spawn("sandbox", argv, log_path)
+    process = spawn(argv, log_path)
     url = f"http://127.0.0.1:{port}"
     return _ready(ManagedProcess("sandbox", process, url, log_path), f"{url}/_control/health")
 
@@ -242,6 +253,6 @@ def start_prefect_server(
         "--port",
         str(port),
     ]
-    process = _spawn("prefect", argv, log_path, env)
+    process = spawn(argv, log_path, env)
     server = ManagedProcess("prefect", process, url, log_path, {"api_url": f"{url}/api"})
     return _ready(server, f"{url}/api/health", timeout=120)

@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -37,6 +36,7 @@ from sandbox.servers import (
     ManagedProcess,
     PortInUse,
     port_in_use,
+    spawn,
     start_openbao,
     start_prefect_server,
     start_sandbox,
@@ -169,16 +169,7 @@ class Demo:
     def spawn(self, name: str, argv: list[str], ready_url: str | None = None) -> ManagedProcess:
         """A child with the flows' environment (AppRole identity, no Vault root token)."""
         log_path = self.logs / f"{name}.log"
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.flows_env,
-                cwd=ROOT,
-                start_new_session=True,
-            )
+        process = spawn(argv, log_path, base_env=self.flows_env, cwd=ROOT)
         child = ManagedProcess(name, process, ready_url or "", log_path)
         self.children.append(child)
         if ready_url:

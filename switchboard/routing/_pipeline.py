@@ -119,18 +119,15 @@ async def send_messages(
                 return str(exc)
 
     outcomes = await asyncio.gather(*(send(d) for d in unique.values()), return_exceptions=True)
-    for outcome in outcomes:
+    results: dict[str | None, SentMessage | str] = {}
+    for request_id, outcome in zip(unique, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             raise outcome
-    results: dict[str | None, SentMessage | str | BaseException] = dict(
-        zip(unique, outcomes, strict=True)
-    )
+        results[request_id] = outcome
     return [_with_outcome(d, results.get(d.request_id)) for d in decisions]
 
 
-def _with_outcome(
-    decision: Decision, outcome: SentMessage | str | BaseException | None
-) -> Decision:
+def _with_outcome(decision: Decision, outcome: SentMessage | str | None) -> Decision:
     if isinstance(outcome, SentMessage):
         return decision.model_copy(
             update={"message_id": outcome.message_id, "duplicate": outcome.duplicate}
