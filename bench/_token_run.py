@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 
@@ -39,21 +38,14 @@ def _core() -> dict[str, Any]:
     from switchboard.vault import CredentialStore
 
     imported = time.perf_counter()
-    settings = load(TokenSettings)
-    refresher = Refresher(CredentialStore.from_settings(load(VaultSettings)), settings)
-    plan = refresher.plan(refresher.discover())
-
-    def refresh(name: str) -> Any:  # as the flow's tasks do: hand over the plan's snapshot
-        return refresher.refresh(name, snapshot=refresher.planned(name))
-
-    with ThreadPoolExecutor(max_workers=settings.max_concurrency) as pool:
-        outcomes = list(pool.map(refresh, plan.due))
+    refresher = Refresher(CredentialStore.from_settings(load(VaultSettings)), load(TokenSettings))
+    outcomes = refresher.refresh_due(refresher.discover())  # the flow's plan, pool and snapshots
     finished = time.perf_counter()
     return {
         "import_seconds": imported - started,
         "seconds": finished - imported,
         "state": "COMPLETED",
-        "statuses": dict(Counter(o.status for o in outcomes + plan.skipped)),
+        "statuses": dict(Counter(o.status for o in outcomes)),
     }
 
 

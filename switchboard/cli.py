@@ -166,10 +166,9 @@ def _refresh(args: argparse.Namespace, stdin: TextIO) -> int:
     from switchboard.refresh import Refresher
 
     refresher = Refresher(_store(), load(TokenSettings))
-    names = refresher.discover(args.names or None)
     failed = 0
-    for name in names:
-        outcome = refresher.refresh(name, force=args.force)
+    for outcome in refresher.refresh_due(refresher.discover(args.names or None), force=args.force):
+        name = outcome.name
         expires = format_time(outcome.expires_at) if outcome.expires_at else "-"
         line = f"{name}: {outcome.status} (state {outcome.state or '-'}, expires {expires})"
         if outcome.status == "failed":

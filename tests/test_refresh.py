@@ -139,6 +139,17 @@ def test_discovery_lists_many(refresher: Refresher, new_credential: NewCredentia
         refresher.discover(["nope"])
 
 
+def test_refresh_due_plans_then_refreshes_the_due_ones_in_order(
+    refresher: Refresher, new_credential: NewCredential
+) -> None:
+    names = [new_credential()[0] for _ in range(5)]
+    refresher.refresh(names[2])  # fresh: not due
+    outcomes = refresher.refresh_due(names)
+    assert [o.name for o in outcomes] == names
+    assert [o.status for o in outcomes] == ["refreshed"] * 2 + ["skipped"] + ["refreshed"] * 2
+    assert all(stored(refresher.store, name) for name in names)
+
+
 def test_jitter_spreads_refresh_after() -> None:
     start = utcnow()
     end = start + timedelta(hours=1)
