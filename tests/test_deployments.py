@@ -32,12 +32,21 @@ def api(prefect_server: ManagedProcess) -> Iterator[httpx2.Client]:
 
 
 @pytest.fixture(scope="module")
-def deployments(prefect_server: ManagedProcess, api: httpx2.Client) -> Deployments:
-    """``prefect --no-prompt deploy --all`` once; the deployments by name."""
+def deployments(prefect_server: ManagedProcess, api: httpx2.Client) -> Iterator[Deployments]:
+    """``prefect --no-prompt deploy --all`` once; the deployments by name.
+
+    Afterwards the deployments and their triggers go, so that the events later tests emit on
+    the shared server (``switchboard.token.refresh-failed``) start no runs.
+    """
     deploy_all(prefect_server.extra["api_url"])
     response = api.post("deployments/filter", json={"work_pools": {"name": {"any_": [POOL]}}})
     response.raise_for_status()
-    return {d["name"]: d for d in response.json()}
+    found = {d["name"]: d for d in response.json()}
+    yield found
+    for deployment in found.values():
+        owner = f"prefect.deployment.{deployment['id']}"
+        api.delete(f"automations/owned-by/{owner}").raise_for_status()
+        api.delete(f"deployments/{deployment['id']}").raise_for_status()
 
 
 def flow_runs_of(api: httpx2.Client, deployment_id: str) -> list[dict[str, Any]]:
