@@ -58,6 +58,10 @@ class Journal:
         finally:
             os.close(directory_fd)
 
+    def has_pending(self, name: str) -> bool:
+        """Whether a pair for ``name`` waits to be replayed (no parsing: cheap in a plan)."""
+        return self._file(name).exists()
+
     def pending(self, name: str) -> JournalEntry | None:
         try:
             body = json.loads(self._file(name).read_text())

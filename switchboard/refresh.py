@@ -257,7 +257,8 @@ class Refresher:
     ) -> Plan:
         """Split ``names`` into those due now and the rest (as ``skipped`` outcomes).
 
-        One that cannot be read counts as due: its refresh reports why. The due ones' snapshots
+        One that cannot be read counts as due: its refresh reports why; so does one with a pair
+        waiting in the journal: its refresh replays it. The due ones' snapshots
         are kept for ``planned``, so their refreshes need not read them again. ``idle_after``
         is ``due_reason``'s keep-alive override.
         """
@@ -271,7 +272,7 @@ class Refresher:
             reason = due_reason(
                 snapshot, self.settings, now=moment, force=force, idle_after=idle_after
             )
-            if reason is None:
+            if reason is None and not self.journal.has_pending(name):  # else: replay it
                 return self._outcome(name, "skipped", *_known(snapshot), replayed=False)
             with self._planned_guard:
                 self._planned[name] = snapshot

@@ -130,7 +130,11 @@ async def test_past_the_prompt_retries_prefects_own_policy_takes_over(
 async def test_without_the_creator_context_prefects_client_creates_the_run(
     busy_proxy: BusyProxy,
 ) -> None:
-    flow_run = await create_flow_run(double, {"value": 3})
+    from prefect import tags
+
+    with tags("switchboard-probe"):  # tags in effect apply, as to a direct call
+        flow_run = await create_flow_run(double, {"value": 3})
 
     assert busy_proxy.creations == 1
     assert await _parameters_of(flow_run.id) == {"value": 3}
+    assert "switchboard-probe" in flow_run.tags

@@ -150,6 +150,27 @@ def test_refresh_due_plans_then_refreshes_the_due_ones_in_order(
     assert all(stored(refresher.store, name) for name in names)
 
 
+def test_a_pair_waiting_in_the_journal_is_replayed_even_when_not_due(
+    refresher: Refresher, new_credential: NewCredential
+) -> None:
+    name, _ = new_credential()
+    refresher.refresh(name)
+    current = refresher.store.read_token(name)
+    assert current.token is not None
+    newer = current.token.model_copy(
+        update={
+            "access_token": SecretStr("sbx-journaled-access-token"),
+            "obtained_at": current.token.obtained_at + timedelta(seconds=1),
+        }
+    )
+    refresher.journal.record(name, newer, base_version=current.version)
+
+    [outcome] = refresher.refresh_due([name])
+    assert (outcome.status, outcome.replayed_journal) == ("skipped", True)
+    assert refresher.store.read_token(name).version == current.version + 1
+    assert not refresher.journal.has_pending(name)
+
+
 def test_jitter_spreads_refresh_after() -> None:
     start = utcnow()
     end = start + timedelta(hours=1)

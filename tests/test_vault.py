@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import certifi
 import hvac
 import pytest
 from pydantic import SecretStr
@@ -122,6 +124,16 @@ def test_vault_is_reached_directly_whatever_the_proxy_environment(
         monkeypatch.delenv(variable, raising=False)
     session = connect(VaultSettings(addr=openbao.url))  # lookup-self went through
     assert KV(session).list("switchboard-no-such-path") == []  # and so does a KV request
+
+
+def test_a_ca_bundle_that_cannot_be_loaded_is_a_configuration_error(tmp_path: Path) -> None:
+    addr, token = "https://127.0.0.1:8200", SecretStr("x")
+    with pytest.raises(ConfigurationError, match=r"VAULT_CACERT: cannot load .*missing\.pem"):
+        VaultSession(VaultSettings(addr=addr, token=token, ca_cert=tmp_path / "missing.pem"))
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    with pytest.raises(ConfigurationError, match="PEM bundle"):
+        VaultSession(VaultSettings(addr=addr, token=token, ca_cert=tmp_path / "junk.pem"))
+    VaultSession(VaultSettings(addr=addr, token=token, ca_cert=Path(certifi.where())))
 
 
 def test_unreachable_vault_is_unavailable() -> None:

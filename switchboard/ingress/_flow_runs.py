@@ -61,23 +61,32 @@ async def flow_run_creator() -> AsyncIterator[None]:
 
 async def create_flow_run(flow: Flow[..., Any], parameters: dict[str, Any]) -> FlowRun:
     """Create a ``Pending`` run of ``flow`` with ``parameters``, retrying busy answers promptly."""
-    from prefect.context import AsyncClientContext
+    from prefect.context import AsyncClientContext, TagsContext
     from prefect.states import Pending
 
-    serialized = flow.serialize_parameters(parameters)
+    fields: dict[str, Any] = {
+        "parameters": flow.serialize_parameters(parameters),
+        "state": Pending(),
+        "tags": TagsContext.get().current_tags,  # as the engine's own creation does
+    }
     creator = _creator.get()
     if creator is not None:
         for delay in RETRY_DELAYS:
             try:
-                return await creator.create_flow_run(flow, parameters=serialized, state=Pending())
+                return await creator.create_flow_run(flow, **fields)
             except _Busy:
                 await asyncio.sleep(random.uniform(delay, 1.5 * delay))  # racers spread out
     async with AsyncClientContext.get_or_create() as context:
-        return await context.client.create_flow_run(flow, parameters=serialized, state=Pending())
+        return await context.client.create_flow_run(flow, **fields)
 
 
 async def run_in_new_flow_run(flow: Flow[..., Any], parameters: dict[str, Any]) -> State[Any]:
-    """Call async ``flow`` with ``parameters`` in a flow run made by ``create_flow_run``."""
+    """Call async ``flow`` with ``parameters`` in a flow run made by ``create_flow_run``.
+
+    A top-level run (never a subflow), for an async flow and complete parameters, as the
+    ingress has them. Prefect's engine validates the parameters as for a direct call, and adds
+    one ``PATCH`` of the run (flow version, retry policy) before starting it.
+    """
     from prefect.flow_engine import run_flow
 
     flow_run = await create_flow_run(flow, parameters)

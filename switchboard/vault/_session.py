@@ -7,6 +7,7 @@ expires: ``renew-self`` when renewable, a fresh AppRole login otherwise.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from typing import Any
@@ -41,17 +42,14 @@ class VaultSession:
         ``~/.netrc`` are ignored; use ``VAULT_CACERT`` for a private CA.
         """
         settings = self.settings
-        verify: bool | str = not settings.skip_verify
-        if verify and settings.ca_cert is not None:
-            verify = str(settings.ca_cert)
-        session = HttpxSession(verify=verify, timeout=settings.timeout)
+        verify = _tls_verification(settings)
         return hvac.Client(
             url=settings.addr,
             token=settings.token.get_secret_value() if settings.token else None,
             namespace=settings.namespace,
             verify=verify,
             timeout=settings.timeout,
-            session=session,
+            session=HttpxSession(verify=verify, timeout=settings.timeout),
         )
 
     def login(self) -> None:
@@ -96,6 +94,25 @@ class VaultSession:
             self.login()
         else:
             self._renew_at = None  # a non-renewable static token: nothing we can do but use it
+
+
+def _tls_verification(settings: VaultSettings) -> bool | ssl.SSLContext:
+    """``False`` with ``VAULT_SKIP_VERIFY``, else the ``VAULT_CACERT`` bundle or directory, or
+    the system's CAs (``True``)."""
+    if settings.skip_verify:
+        return False
+    ca = settings.ca_cert
+    if ca is None:
+        return True
+    try:
+        if ca.is_dir():
+            return ssl.create_default_context(capath=str(ca))
+        return ssl.create_default_context(cafile=str(ca))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"VAULT_CACERT: cannot load {ca} ({type(exc).__name__}); point it at a PEM bundle "
+            "or a directory of CA certificates"
+        ) from None
 
 
 def connect(settings: VaultSettings) -> VaultSession:

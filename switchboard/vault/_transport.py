@@ -8,11 +8,15 @@ hvac sends every request through ``session.request(...)`` and reads ``ok``, ``st
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx2
 
-__all__ = ["HttpxSession"]
+__all__ = ["KEEP_ALIVE", "HttpxSession"]
+
+KEEP_ALIVE = 64
+"""Idle connections kept open to Vault (more than any default concurrency needs)."""
 
 
 class _Answer:
@@ -58,9 +62,16 @@ class HttpxSession:
     cert = None
     proxies = None
 
-    def __init__(self, *, verify: bool | str, timeout: float) -> None:
+    def __init__(self, *, verify: bool | ssl.SSLContext, timeout: float) -> None:
         self.verify = verify
-        self._client = httpx2.Client(verify=verify, timeout=timeout, trust_env=False)
+        self._client = httpx2.Client(
+            verify=verify,
+            timeout=timeout,
+            trust_env=False,
+            # like requests: never wait for a free connection (refresh threads and lock
+            # renewals share this client, and their number follows the settings)
+            limits=httpx2.Limits(max_connections=None, max_keepalive_connections=KEEP_ALIVE),
+        )
 
     def request(
         self,
