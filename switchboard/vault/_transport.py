@@ -40,8 +40,8 @@ class _Answer:
         return self._response.headers
 
     @property
-    def text(self) -> str:
-        return self._response.text
+    def text(self) -> str:  # Vault answers UTF-8 JSON: no charset sniffing (hvac reads every error)
+        return self._response.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
         return self._response.json()
