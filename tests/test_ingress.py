@@ -277,6 +277,11 @@ def test_an_upstream_failure_is_a_503_then_the_retry_succeeds(ingress: Ingress) 
             422,
             "events[0].general.dialogId",
         ),
+        (  # an id's rule says "at most" too: still a bad field, not a large body
+            b'{"general": {"convId": "a/b", "dialogId": "a/b"}, "routing": {"newSkillId": 1}}',
+            422,
+            "events[0].general.convId",
+        ),
     ],
 )
 def test_bad_requests_get_a_4xx_naming_the_problem(ingress, body, status, error_starts) -> None:

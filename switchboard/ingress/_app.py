@@ -20,7 +20,7 @@ from starlette.routing import Route
 from switchboard._exceptions import SwitchboardError
 from switchboard.ingress._batcher import Batcher, Overloaded
 from switchboard.ingress._settings import IngressSettings
-from switchboard.liveperson import RoutingEvent, parse_events
+from switchboard.liveperson import RoutingEvent, TooManyEvents, parse_events
 from switchboard.routing import Decision
 
 __all__ = ["BatchHandler", "create_app"]
@@ -70,9 +70,10 @@ def create_app(
             payload = payload["events"]  # the event trigger's {"events": [...]} form
         try:
             events = parse_events(payload, max_events=settings.max_events_per_request)
+        except TooManyEvents as exc:
+            return _error(413, str(exc))
         except ValueError as exc:
-            status = 413 if "at most" in str(exc) else 422
-            return _error(status, str(exc))
+            return _error(422, str(exc))
         try:
             decisions = await batcher.submit(events)
         except Overloaded as exc:

@@ -18,6 +18,7 @@ from switchboard.liveperson._events import (
     General,
     Routing,
     RoutingEvent,
+    TooManyEvents,
     describe_validation_error,
     parse_events,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "SkillRule",
     "SkillWait",
     "TokenSource",
+    "TooManyEvents",
     "describe_validation_error",
     "parse_events",
     "parse_retry_after",

@@ -24,6 +24,7 @@ __all__ = [
     "General",
     "Routing",
     "RoutingEvent",
+    "TooManyEvents",
     "describe_validation_error",
     "parse_events",
 ]
@@ -130,15 +131,22 @@ class RoutingEvent(BaseModel):
 _EVENTS = TypeAdapter(list[RoutingEvent])
 
 
+class TooManyEvents(ValueError):
+    """More events in one request than allowed (the ingress answers 413, not 422)."""
+
+
 def parse_events(payload: Any, *, max_events: int | None = None) -> list[RoutingEvent]:
     """Validate one event (a mapping) or a list of them.
 
     Raises:
+        TooManyEvents: more than ``max_events``.
         ValueError: with a message naming the first bad field, e.g. ``events[2].general.convId``.
     """
     items = payload if isinstance(payload, list) else [payload]
     if max_events is not None and len(items) > max_events:
-        raise ValueError(f"events: {len(items)} events in one request; send at most {max_events}")
+        raise TooManyEvents(
+            f"events: {len(items)} events in one request; send at most {max_events}"
+        )
     if not items:
         raise ValueError("events: the list is empty; send at least one routing event")
     try:
@@ -153,7 +161,7 @@ def describe_validation_error(exc: ValidationError, *, prefix: str = "events") -
     path = prefix
     for part in first["loc"]:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    extra = f" ({len(exc.errors())} errors in all)" if exc.error_count() > 1 else ""
+    extra = f" ({exc.error_count()} errors in all)" if exc.error_count() > 1 else ""
     message = str(first["msg"])
     if first["type"] == "string_pattern_mismatch":
         message = f"ids may contain only letters, digits and . _ : ~ - (at most {MAX_ID_LENGTH})"
