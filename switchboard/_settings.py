@@ -16,10 +16,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard._exceptions import ConfigurationError
 
-__all__ = ["DEFAULT_BASE_PATH", "DEFAULT_MOUNT", "TokenSettings", "VaultSettings", "load"]
+__all__ = [
+    "DEFAULT_APPROLE_MOUNT",
+    "DEFAULT_BASE_PATH",
+    "DEFAULT_MOUNT",
+    "TokenSettings",
+    "VaultSettings",
+    "load",
+]
 
 DEFAULT_MOUNT = "secret"
 DEFAULT_BASE_PATH = "switchboard"
+DEFAULT_APPROLE_MOUNT = "approle"
 
 _S = TypeVar("_S", bound=BaseSettings)
 
@@ -48,7 +56,7 @@ class VaultSettings(BaseSettings):
     role_id: str | None = Field(default=None, description="AppRole role id.")
     secret_id: SecretStr | None = Field(default=None, description="AppRole secret id.")
     approle_mount: str = Field(
-        default="approle", description="Mount point of the AppRole auth method."
+        default=DEFAULT_APPROLE_MOUNT, description="Mount point of the AppRole auth method."
     )
     ca_cert: Path | None = Field(
         default=None,

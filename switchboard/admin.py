@@ -24,7 +24,7 @@ import hvac.exceptions
 import requests
 from pydantic import SecretStr
 
-from switchboard._settings import DEFAULT_BASE_PATH, DEFAULT_MOUNT
+from switchboard._settings import DEFAULT_APPROLE_MOUNT, DEFAULT_BASE_PATH, DEFAULT_MOUNT
 
 __all__ = [
     "CONSUMER_POLICY",
@@ -47,7 +47,6 @@ __all__ = [
 FLOWS_POLICY = "switchboard-flows"
 CONSUMER_POLICY = "switchboard-consumer"
 FLOWS_ROLE = "switchboard-flows"
-DEFAULT_APPROLE_MOUNT = "approle"
 DEFAULT_TOKEN_TTL = "15m"  # short: a leaked token is soon useless; clients renew it while they run
 DEFAULT_TOKEN_MAX_TTL = "24h"  # after this a client logs in again with its role and secret id
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "vault" / "policies"

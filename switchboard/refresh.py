@@ -97,11 +97,10 @@ def refresh_after(
     *,
     fraction: float,
     jitter: float,
-    rng: random.Random | None = None,
 ) -> datetime:
     """When a token becomes due: ``fraction`` of its lifetime plus a random share of ``jitter``."""
     lifetime = (expires_at - obtained_at).total_seconds()
-    share = min(fraction + (rng or random).uniform(0, jitter), 0.95)
+    share = min(fraction + random.uniform(0, jitter), 0.95)
     return obtained_at + timedelta(seconds=lifetime * share)
 
 

@@ -16,11 +16,8 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from blocks.liveperson import LivePersonAccount, account_settings
-from blocks.vault import VaultConnection
-from switchboard._settings import TokenSettings, load
 from switchboard.consumer import AccessTokenCache, default_cache
 from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
-from switchboard.refresh import Refresher
 from switchboard.routing import (
     Decision,
     DecisionKind,
@@ -32,7 +29,7 @@ from switchboard.routing import (
     resolve_domains,
     send_messages,
 )
-from switchboard.vault import CredentialStore
+from tasks.tokens import refresher_for
 
 __all__ = [
     "ARTIFACT_KEY",
@@ -69,17 +66,15 @@ async def connect_account(account_block: str | None, vault_block: str | None) ->
 
 
 async def _token_cache(vault_block: str | None) -> AccessTokenCache:
-    """The process default, or one per Vault block whose refresh hook is the token half's."""
+    """The process default, or one per Vault block on the token half's ``Refresher`` for it."""
     if vault_block is None:
         return await asyncio.to_thread(default_cache)
     cache = _token_caches.get(vault_block)
     if cache is None:
-        connection = cast(VaultConnection, await VaultConnection.aload(vault_block))
-        store = await asyncio.to_thread(CredentialStore.from_settings, connection.to_settings())
-        refresher = Refresher(store, load(TokenSettings))
+        refresher = await asyncio.to_thread(refresher_for, vault_block)  # loads the block
         cache = _token_caches.setdefault(
             vault_block,
-            AccessTokenCache(store, refresh=lambda n: refresher.refresh(n, force=True)),
+            AccessTokenCache(refresher.store, refresh=lambda n: refresher.refresh(n, force=True)),
         )
     return cache
 

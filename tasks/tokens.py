@@ -62,8 +62,10 @@ def refresher_for(vault_block: str | None) -> Refresher:
             else:
                 from blocks.vault import VaultConnection
 
-                # sync here: tasks run in worker threads without an event loop
-                connection = cast(VaultConnection, VaultConnection.load(vault_block))
+                # sync even when called from an async flow's thread (the routing tasks);
+                # ``_sync`` is Prefect's async_dispatch switch, absent from its type hints
+                block = VaultConnection.load(vault_block, _sync=True)  # type: ignore[call-arg]
+                connection = cast(VaultConnection, block)
                 vault_settings = connection.to_settings()
             store = CredentialStore.from_settings(vault_settings)
             refresher = _refreshers[vault_block] = Refresher(store, load(TokenSettings))

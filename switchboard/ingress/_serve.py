@@ -81,8 +81,7 @@ def run_ingest(args: argparse.Namespace) -> None:
         for name in IngressSettings.model_fields
         if (value := getattr(args, name, None)) is not None
     }
-    settings = load(IngressSettings).model_copy(update=overrides)
-    settings = IngressSettings.model_validate(settings.model_dump())
+    settings = IngressSettings.model_validate({**load(IngressSettings).model_dump(), **overrides})
     if settings.account_block is None:
         from switchboard.liveperson import LivePersonSettings
 

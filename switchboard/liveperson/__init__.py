@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from switchboard._http import parse_retry_after
 from switchboard.liveperson._adapter import Adapter
 from switchboard.liveperson._agent_view import MAX_PAGE_SIZE, AgentView
 from switchboard.liveperson._auth import BearerAuth, TokenSource
@@ -70,5 +69,4 @@ __all__ = [
     "TooManyEvents",
     "describe_validation_error",
     "parse_events",
-    "parse_retry_after",
 ]

@@ -1,6 +1,5 @@
 """OAuth 2 token endpoint client: grants, expiry, error taxonomy, client secret rotation."""
 
-from switchboard._http import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 from switchboard.oauth2._endpoint import (
     DEFAULT_TIMEOUT_SECONDS,
     TokenEndpoint,
@@ -11,10 +10,8 @@ from switchboard.oauth2._errors import classify_oauth_error
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
-    "MAX_RETRY_AFTER_SECONDS",
     "TokenEndpoint",
     "TokenResponse",
     "classify_oauth_error",
     "expires_in_seconds",
-    "parse_retry_after",
 ]

@@ -60,11 +60,9 @@ class TokenEndpoint:
     every request; each request gets its own light authlib client for its credential.
     """
 
-    def __init__(
-        self, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, verify: bool | str = True
-    ) -> None:
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
-        self._transport = httpx2.HTTPTransport(verify=verify)
+        self._transport = httpx2.HTTPTransport()
 
     def close(self) -> None:
         self._transport.close()
