@@ -7,13 +7,12 @@ Comparing the two isolates what the flow runs cost.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from bench._servers import BenchServers
-from sandbox.servers import ManagedProcess, free_port, wait_for_http
+from sandbox.servers import ManagedProcess, free_port, ready, spawn
+from scripts.deploy import ROOT
 
 __all__ = [
     "INGRESS_COMMAND",
@@ -59,21 +58,7 @@ def start_ingress(
         **(extra_env or {}),
     )
     log_path = servers.workdir / f"{name}.log"
-    with Path(log_path).open("ab") as log:
-        process = subprocess.Popen(
-            list(command),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=Path(__file__).resolve().parent.parent,
-            start_new_session=True,
-        )
+    process = spawn(command, log_path, base_env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     ingress = ManagedProcess(name, process, url, log_path, {"events_url": f"{url}/events"})
-    try:
-        wait_for_http(f"{url}/healthz", process=process, timeout=120)
-    except BaseException:
-        ingress.stop()
-        raise
-    return ingress
+    return ready(ingress, f"{url}/healthz", timeout=120)

@@ -18,12 +18,11 @@ from typing import Any
 
 import httpx2
 
+from bench._scenario import NO_AGENT_MESSAGE, THRESHOLD_MINUTES, busy_message
+
 __all__ = ["route_raw"]
 
 _NAMESPACE = uuid.UUID("0b0e7c7e-5a39-4c43-a0b5-4b8d2f1e6a11")
-NO_AGENT = "We will get back to you as soon as possible"
-BUSY = "We are currently busy. We'll get back to you in {minutes} min"
-THRESHOLD_MINUTES = 5
 P90 = "waitTimeForAgentAssignment_90thPercentile"
 
 
@@ -127,13 +126,13 @@ async def _route_batch(
     for event in events:
         skill = str(event["routing"]["newSkillId"])
         if not online[skill]:
-            sends.append(send(event, NO_AGENT, "no_agent"))
+            sends.append(send(event, NO_AGENT_MESSAGE, "no_agent"))
             continue
         p90 = metrics.get(skill, {}).get(P90, -1)
         if p90 is None or p90 < 0:
             continue
         minutes = math.ceil(p90 / 60_000)
         if minutes >= THRESHOLD_MINUTES:
-            sends.append(send(event, BUSY.format(minutes=minutes), "busy"))
+            sends.append(send(event, busy_message(minutes), "busy"))
     await asyncio.gather(*sends)
     return len(sends)

@@ -7,12 +7,8 @@ file passed next to ``-dev``. The audit log is the honest counter of Vault opera
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import shutil
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,11 +18,12 @@ from sandbox.servers import (
     ManagedProcess,
     free_port,
     start_openbao,
+    start_postgres,
     start_prefect_server,
     start_sandbox,
 )
 
-__all__ = ["BenchServers", "bench_servers", "start_audited_openbao", "start_postgres"]
+__all__ = ["BenchServers", "bench_servers", "start_audited_openbao"]
 
 
 def start_audited_openbao(*, port: int, root_token: str, workdir: Path) -> ManagedProcess:
@@ -41,56 +38,6 @@ def start_audited_openbao(*, port: int, root_token: str, workdir: Path) -> Manag
     )
     server.extra["audit_log"] = str(audit_log)
     return server
-
-
-def _postgres_bin_dir() -> Path:
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if (Path(candidate) / "initdb").exists():
-            return Path(candidate)
-    initdb = shutil.which("initdb")
-    if initdb is None:
-        raise RuntimeError("PostgreSQL (initdb, postgres) not found: apt-get install postgresql")
-    return Path(initdb).resolve().parent
-
-
-def start_postgres(workdir: Path) -> tuple[ManagedProcess, str]:
-    """A private PostgreSQL cluster with a database ``prefect``; its SQLAlchemy URL.
-
-    PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` user.
-    Durability settings are PostgreSQL's defaults (fsync on).
-    """
-    bin_dir = _postgres_bin_dir()
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = workdir / "postgres"
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir(parents=True)
-    if as_postgres:
-        workdir.chmod(0o711)  # let the postgres user reach its own directory
-        for path in (root, sockets):
-            shutil.chown(path, user="postgres")
-    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "switchboard", "--auth=trust"]
-    subprocess.run([*as_postgres, *initdb, "--encoding=UTF8"], check=True, capture_output=True)
-    port = free_port()
-    argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets)]
-    log_path = workdir / "postgres.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [*as_postgres, *argv, "-c", "listen_addresses=127.0.0.1"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    server = ManagedProcess("postgres", process, f"127.0.0.1:{port}", log_path)
-    address = ["-h", "127.0.0.1", "-p", str(port), "-U", "switchboard"]
-    deadline = time.monotonic() + 60
-    while subprocess.run([str(bin_dir / "pg_isready"), "-q", *address]).returncode:
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"PostgreSQL did not start:\n{server.log_tail()}")
-        time.sleep(0.2)
-    subprocess.run([str(bin_dir / "createdb"), *address, "prefect"], check=True)
-    return server, f"postgresql+asyncpg://switchboard@127.0.0.1:{port}/prefect"
 
 
 @dataclass
@@ -148,8 +95,10 @@ def bench_servers(workdir: Path, *, database: str = "sqlite") -> Iterator[BenchS
         started.append(sandbox)
         database_url = None
         if database == "postgres":
-            postgres, database_url = start_postgres(workdir)
+            workdir.chmod(0o711)  # let the postgres user reach its cluster's directory
+            postgres = start_postgres(workdir / "postgres", log_path=workdir / "postgres.log")
             started.append(postgres)
+            database_url = postgres.extra["url"]  # durable settings, as in production
         prefect = start_prefect_server(
             port=free_port(),
             home=workdir / "prefect-home",

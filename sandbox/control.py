@@ -15,13 +15,9 @@ from sandbox.liveperson import LivePersonState
 from sandbox.oauth1_verifier import OAuth1KeyStore
 from sandbox.oauth2_server import GRANT_TYPES, Client, TokenStore
 from sandbox.scenario import parse_scenario
-from sandbox.state import Counters, Faults, new_secret, parse_fault
+from sandbox.state import Counters, Faults, bad_request, new_secret, parse_fault
 
-__all__ = ["ControlAPI", "bad_request", "read_json"]
-
-
-def bad_request(message: str, status: int = 400) -> Response:
-    return JSONResponse({"error": "invalid_request", "detail": message}, status_code=status)
+__all__ = ["ControlAPI", "read_json"]
 
 
 async def read_json(request: Request) -> dict[str, Any]:

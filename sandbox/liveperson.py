@@ -20,7 +20,7 @@ from starlette.routing import Route
 from sandbox.oauth1_verifier import OAUTH1_CHALLENGE, OAuth1Verifier
 from sandbox.oauth2_server import TokenStore
 from sandbox.scenario import DEFAULT_ACCOUNT, Scenario, queue_metrics
-from sandbox.state import Counters, Faults, unauthorized
+from sandbox.state import BEARER_CHALLENGE, Counters, Faults, bad_request, unauthorized
 
 __all__ = ["CSDS_SERVICES", "LivePersonSimulator", "LivePersonState"]
 
@@ -36,7 +36,6 @@ CSDS_SERVICES = (
     "accountConfigReadOnly",
     "accountConfigReadWrite",
 )
-_BEARER_CHALLENGE = 'Bearer error="invalid_token"'
 _MAX_LIMIT = 1000
 
 
@@ -56,10 +55,6 @@ class LivePersonState:
         self.scenarios.clear()
         self.messages.clear()
         self.by_request_id.clear()
-
-
-def _bad(message: str) -> Response:
-    return JSONResponse({"error": "invalid_request", "detail": message}, status_code=400)
 
 
 def _query_int(request: Request, name: str, default: int | None = None) -> int | None:
@@ -171,7 +166,7 @@ class LivePersonSimulator:
             if self.oauth1.verify(request, body) is None:
                 return unauthorized(OAUTH1_CHALLENGE)
         elif self.tokens.bearer_client(authorization) is None:
-            return unauthorized(_BEARER_CHALLENGE)
+            return unauthorized(BEARER_CHALLENGE)
         try:
             filters = json.loads(body) if body.strip() else {}
             if not isinstance(filters, dict):
@@ -187,7 +182,7 @@ class LivePersonSimulator:
                 statuses = [statuses]
             wanted_status = _id_list(statuses, "status")
         except ValueError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         scenario = self.state.scenario(account_id)
         present = filters.get("agentPresence", True) is not False
         matched = [
@@ -223,20 +218,22 @@ class LivePersonSimulator:
             return injected
         version = request.query_params.get("v")
         if version not in ("1", "2"):
-            return _bad(f"query parameter `v` must be 1 or 2, got {version!r}")
+            return bad_request(f"query parameter `v` must be 1 or 2, got {version!r}")
         if version == "1":
             if self.oauth1.verify(request, await request.body()) is None:
                 return unauthorized(OAUTH1_CHALLENGE)
         else:
             if self.tokens.bearer_client(request.headers.get("authorization")) is None:
-                return unauthorized(_BEARER_CHALLENGE)
+                return unauthorized(BEARER_CHALLENGE)
             try:
                 from_ms = _query_int(request, "fromMillis")
                 to_ms = _query_int(request, "toMillis")
             except ValueError as error:
-                return _bad(str(error))
+                return bad_request(str(error))
             if from_ms is None or to_ms is None or from_ms > to_ms:
-                return _bad("v=2 needs integer `fromMillis` <= `toMillis` (epoch milliseconds)")
+                return bad_request(
+                    "v=2 needs integer `fromMillis` <= `toMillis` (epoch milliseconds)"
+                )
         raw = request.query_params.get("skillIds", "")
         skill_ids = None if raw in ("", "all") else [s.strip() for s in raw.split(",") if s.strip()]
         return JSONResponse(queue_metrics(self.state.scenario(account_id), skill_ids))
@@ -248,23 +245,23 @@ class LivePersonSimulator:
         if (injected := await self.faults.apply("messages", account_id)) is not None:
             return injected
         if self.tokens.bearer_client(request.headers.get("authorization")) is None:
-            return unauthorized(_BEARER_CHALLENGE)
+            return unauthorized(BEARER_CHALLENGE)
         brand_id = request.headers.get("brand-id")
         if brand_id != account_id:
-            return _bad(f"header `Brand-ID` must be the account id {account_id!r}")
+            return bad_request(f"header `Brand-ID` must be the account id {account_id!r}")
         try:
             body = json.loads(await request.body())
         except ValueError:
-            return _bad("the body must be JSON: {dialogId, contentType, message}")
+            return bad_request("the body must be JSON: {dialogId, contentType, message}")
         if not isinstance(body, dict):
-            return _bad("the body must be a JSON object: {dialogId, contentType, message}")
+            return bad_request("the body must be a JSON object: {dialogId, contentType, message}")
         dialog_id, message = body.get("dialogId"), body.get("message")
         if not isinstance(dialog_id, str) or not dialog_id:
-            return _bad("`dialogId` must be a non-empty string")
+            return bad_request("`dialogId` must be a non-empty string")
         if body.get("contentType") != "text/plain":
-            return _bad('`contentType` must be "text/plain"')
+            return bad_request('`contentType` must be "text/plain"')
         if not isinstance(message, str) or not message:
-            return _bad("`message` must be a non-empty string")
+            return bad_request("`message` must be a non-empty string")
         request_id = request.headers.get("request-id")
         if request_id and (account_id, request_id) in self.state.by_request_id:
             self.counters.messages_deduplicated += 1

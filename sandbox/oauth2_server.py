@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.state import Counters, Faults, new_secret, unauthorized
+from sandbox.state import BEARER_CHALLENGE, Counters, Faults, new_secret, unauthorized
 
 __all__ = ["GRANT_TYPES", "Client", "OAuth2Endpoints", "TokenStore"]
 
@@ -319,5 +319,5 @@ class OAuth2Endpoints:
     async def ping(self, request: Request) -> Response:
         client_id = self.store.bearer_client(request.headers.get("authorization"))
         if client_id is None:
-            return unauthorized('Bearer error="invalid_token"')
+            return unauthorized(BEARER_CHALLENGE)
         return JSONResponse({"client_id": client_id})

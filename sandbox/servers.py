@@ -7,6 +7,7 @@ Each server is a child process on loopback; ``ManagedProcess.stop()`` ends it
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import signal
@@ -27,8 +28,11 @@ __all__ = [
     "bao_binary",
     "free_port",
     "port_in_use",
+    "postgres_bin_dir",
+    "ready",
     "spawn",
     "start_openbao",
+    "start_postgres",
     "start_prefect_server",
     "start_sandbox",
     "wait_for_http",
@@ -112,7 +116,7 @@ def wait_for_http(
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def _ready(server: ManagedProcess, health_url: str, **wait: Any) -> ManagedProcess:
+def ready(server: ManagedProcess, health_url: str, **wait: Any) -> ManagedProcess:
     """``server`` once ``health_url`` answers; stopped if it never does or we are interrupted."""
     try:
         wait_for_http(health_url, process=server.process, **wait)
@@ -208,7 +212,7 @@ def start_openbao(
     process = spawn(argv, log_path)
     # sys/health answers 200 when unsealed, 501 when not initialised, 503 when sealed.
     server = ManagedProcess("openbao", process, url, log_path, {"root_token": root_token})
-    return _ready(server, f"{url}/v1/sys/health", ok=(200, 429, 501, 503))
+    return ready(server, f"{url}/v1/sys/health", ok=(200, 429, 501, 503))
 
 
 def start_sandbox(*, port: int, log_path: Path, port_variable: str | None = None) -> ManagedProcess:
@@ -217,7 +221,7 @@ def start_sandbox(*, port: int, log_path: Path, port_variable: str | None = None
     argv = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)]
     process = spawn(argv, log_path)
     url = f"http://127.0.0.1:{port}"
-    return _ready(ManagedProcess("sandbox", process, url, log_path), f"{url}/_control/health")
+    return ready(ManagedProcess("sandbox", process, url, log_path), f"{url}/_control/health")
 
 
 def start_prefect_server(
@@ -255,4 +259,59 @@ def start_prefect_server(
     ]
     process = spawn(argv, log_path, env)
     server = ManagedProcess("prefect", process, url, log_path, {"api_url": f"{url}/api"})
-    return _ready(server, f"{url}/api/health", timeout=120)
+    return ready(server, f"{url}/api/health", timeout=120)
+
+
+def postgres_bin_dir() -> Path | None:
+    """Where ``initdb`` and ``postgres`` live: Debian's versioned directory, else ``PATH``."""
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "postgres").exists():
+            return Path(candidate)
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+def start_postgres(root: Path, *, log_path: Path, durable: bool = True) -> ManagedProcess:
+    """A private PostgreSQL cluster under ``root``: database ``prefect``, user ``switchboard``.
+
+    PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` user (``root``'s
+    parent must let that user through). ``durable=False`` skips fsync, for tests. ``extra`` has
+    ``url`` (SQLAlchemy, asyncpg), ``port`` and ``bin_dir``.
+    """
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL (initdb, postgres) not found: apt-get install postgresql")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir(parents=True)
+    if as_postgres:
+        for path in (root, sockets):
+            shutil.chown(path, user="postgres")
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "switchboard", "--auth=trust"]
+    initdb += ["--encoding=UTF8"] + ([] if durable else ["--no-sync"])
+    # cwd: a directory the postgres user may enter (the checkout may not be one)
+    subprocess.run([*as_postgres, *initdb], check=True, capture_output=True, cwd=root)
+    port = free_port()
+    argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets)]
+    argv += ["-c", "listen_addresses=127.0.0.1"] + ([] if durable else ["-c", "fsync=off"])
+    process = spawn([*as_postgres, *argv], log_path, cwd=root)
+    server = ManagedProcess(
+        "postgres",
+        process,
+        f"127.0.0.1:{port}",
+        log_path,
+        {
+            "url": f"postgresql+asyncpg://switchboard@127.0.0.1:{port}/prefect",
+            "port": str(port),
+            "bin_dir": str(bin_dir),
+        },
+    )
+    address = ["-h", "127.0.0.1", "-p", str(port), "-U", "switchboard"]
+    deadline = time.monotonic() + 60
+    while subprocess.run([str(bin_dir / "pg_isready"), "-q", *address]).returncode:
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"PostgreSQL did not start:\n{server.log_tail()}")
+        time.sleep(0.2)
+    subprocess.run([str(bin_dir / "createdb"), *address, "prefect"], check=True)
+    return server

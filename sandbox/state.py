@@ -13,7 +13,19 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-__all__ = ["ENDPOINTS", "Counters", "Fault", "Faults", "new_secret", "parse_fault", "unauthorized"]
+__all__ = [
+    "BEARER_CHALLENGE",
+    "ENDPOINTS",
+    "Counters",
+    "Fault",
+    "Faults",
+    "bad_request",
+    "new_secret",
+    "parse_fault",
+    "unauthorized",
+]
+
+BEARER_CHALLENGE = 'Bearer error="invalid_token"'
 
 #: Endpoints that accept injected faults (``POST /_control/faults`` ``endpoint``).
 ENDPOINTS = ("token", "csds", "agent_view", "queue_health", "messages")
@@ -22,6 +34,10 @@ ENDPOINTS = ("token", "csds", "agent_view", "queue_health", "messages")
 def new_secret(kind: str) -> str:
     """A fresh secret; all the sandbox issues start with ``sbx-``, so log scans find leaks."""
     return f"sbx-{kind}-{secrets.token_urlsafe(24)}"
+
+
+def bad_request(message: str, status: int = 400) -> Response:
+    return JSONResponse({"error": "invalid_request", "detail": message}, status_code=status)
 
 
 def unauthorized(challenge: str) -> Response:

@@ -7,7 +7,6 @@ in a temporary directory on a free loopback port and removed afterwards.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -23,7 +22,13 @@ import httpx2
 import hvac
 import pytest
 
-from sandbox.servers import ManagedProcess, free_port, start_prefect_server
+from sandbox.servers import (
+    ManagedProcess,
+    free_port,
+    postgres_bin_dir,
+    start_postgres,
+    start_prefect_server,
+)
 from scripts.deploy import POOL, deploy_all, prefect_api
 from scripts.hygiene import SECRET_PATTERN
 from switchboard import admin
@@ -32,15 +37,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 RUN_TIMEOUT_SECONDS = 240.0
 SCHEDULED = ("every-minute", "daily")
-
-
-def postgres_bin_dir() -> Path | None:
-    """Where ``initdb`` and ``postgres`` live: Debian's versioned directory, else ``PATH``."""
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "postgres").exists():
-            return Path(candidate)
-    initdb = shutil.which("initdb")
-    return Path(initdb).resolve().parent if initdb else None
 
 
 @dataclass(frozen=True)
@@ -65,42 +61,12 @@ class Cluster:
 @pytest.fixture(scope="module")
 def postgres(session_dir: Path) -> Iterator[Cluster]:
     """A throwaway PostgreSQL cluster with a database ``prefect``."""
-    bin_dir = postgres_bin_dir()
-    if bin_dir is None:
+    if postgres_bin_dir() is None:
         pytest.skip("PostgreSQL binaries (initdb, postgres) not found: apt-get install postgresql")
-    # PostgreSQL refuses to run as root: run it as the `postgres` user, in a directory it owns.
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir()
-    if as_postgres:
-        shutil.chown(root, user="postgres")
-        shutil.chown(sockets, user="postgres")
-    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "switchboard", "--auth=trust"]
-    # cwd: a directory the postgres user may enter (the checkout may not be one).
-    subprocess.run([*as_postgres, *initdb, "--encoding=UTF8", "--no-sync"], check=True, cwd=root)
-    port = free_port()
-    postgres = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets)]
-    log_path = session_dir / "postgres.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [*as_postgres, *postgres, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=root,
-            start_new_session=True,
-        )
-    server = ManagedProcess("postgres", process, f"127.0.0.1:{port}", log_path)
-    cluster = Cluster(bin_dir, port)
+    root = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))  # under /tmp: postgres may enter
+    server = start_postgres(root, log_path=session_dir / "postgres.log", durable=False)
     try:
-        deadline = time.monotonic() + 60
-        while subprocess.run([str(bin_dir / "pg_isready"), "-q", *cluster.address]).returncode:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"PostgreSQL did not start:\n{server.log_tail()}")
-            time.sleep(0.2)
-        subprocess.run([str(bin_dir / "createdb"), *cluster.address, "prefect"], check=True)
-        yield cluster
+        yield Cluster(Path(server.extra["bin_dir"]), int(server.extra["port"]))
     finally:
         server.stop(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
