@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx2
 import hvac
 import pytest
+from pydantic import SecretStr
 
 from sandbox.servers import (
     ManagedProcess,
@@ -24,6 +26,35 @@ from sandbox.servers import (
 )
 
 ROOT_TOKEN = "root-" + uuid.uuid4().hex
+
+NewCredential = Callable[..., tuple[str, dict[str, str]]]
+"""``new_credential``: ``(grant="refresh_token", **client_options) -> (name, client)``."""
+
+
+# -- the sandbox, as tests drive it ------------------------------------------------------------
+
+
+def ping(sandbox: ManagedProcess, token: SecretStr) -> int:
+    """The status the sandbox's protected API answers to ``token``."""
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
+
+
+def counters(sandbox: ManagedProcess) -> dict[str, object]:
+    return dict(httpx2.get(f"{sandbox.url}/_control/counters").json())
+
+
+def token_fault(sandbox: ManagedProcess, client_id: str, count: int = 1, **spec: object) -> None:
+    """Make the token endpoint misbehave for ``client_id`` (``status``, ``error``, ``latency``)."""
+    body = {"endpoint": "token", "client_id": client_id, "count": count, **spec}
+    httpx2.post(f"{sandbox.url}/_control/faults", json=body).raise_for_status()
+
+
+def expire_tokens(sandbox: ManagedProcess, client_id: str) -> None:
+    """Make every access token of ``client_id`` invalid at once (the API answers 401)."""
+    httpx2.post(
+        f"{sandbox.url}/_control/expire-tokens", json={"client_id": client_id}
+    ).raise_for_status()
 
 
 @pytest.fixture(scope="session")
@@ -110,9 +141,6 @@ def new_credential(sandbox: ManagedProcess, credential_store, unique_name: str):
 
     Registers a client at the sandbox and writes its definition (and seed) into Vault.
     """
-    import httpx2
-    from pydantic import SecretStr
-
     from switchboard._models import ClientDefinition
 
     counter = iter(range(1000))

@@ -152,11 +152,9 @@ def test_render_policy_follows_mount_and_base_path() -> None:
 
 
 def test_identity_never_shows_its_secret_id_but_writes_it_0600(
-    vault_root: hvac.Client, unique_name: str, tmp_path: Path
+    flows_identity: admin.AppRoleIdentity, tmp_path: Path
 ) -> None:
-    mount = f"approle-{unique_name}"
-    admin.set_up(vault_root, approle_mount=mount)
-    identity = admin.issue_identity(vault_root, mount=mount)
+    identity = flows_identity
     secret = identity.secret_id.get_secret_value()
     assert secret not in repr(identity)
     assert secret not in str(identity)

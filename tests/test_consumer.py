@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx2
 import pytest
+from conftest import NewCredential, counters, expire_tokens, ping
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
@@ -17,17 +16,10 @@ from switchboard.consumer import AccessTokenCache
 from switchboard.refresh import Refresher
 from switchboard.vault import CredentialStore
 
-NewCredential = Callable[..., tuple[str, dict[str, str]]]
-
 
 @pytest.fixture
 def refresher(credential_store: CredentialStore, tmp_path: Path) -> Refresher:
     return Refresher(credential_store, TokenSettings(journal_dir=tmp_path))
-
-
-def ping(sandbox: ManagedProcess, token: SecretStr) -> int:
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
-    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
 
 
 def test_one_vault_read_per_lifetime(
@@ -66,7 +58,7 @@ def test_invalidate_rereads_and_refreshes_a_rejected_token(
 
     cache = AccessTokenCache(refresher.store, refresh=refresh)
     old = cache.get(name)
-    httpx2.post(f"{sandbox.url}/_control/expire-tokens", json={"client_id": client["client_id"]})
+    expire_tokens(sandbox, client["client_id"])
     assert ping(sandbox, old) == 401
     cache.invalidate(name, old)
     new = cache.get(name)
@@ -120,9 +112,7 @@ def test_module_helpers_with_a_refreshing_cache(
     try:
         old = get_access_token(name)
         assert asyncio.run(aget_access_token(name)) == old
-        httpx2.post(
-            f"{sandbox.url}/_control/expire-tokens", json={"client_id": client["client_id"]}
-        )
+        expire_tokens(sandbox, client["client_id"])
         invalidate_access_token(name, old)
         new = get_access_token(name)
         assert new != old and ping(sandbox, new) == 200
@@ -137,10 +127,10 @@ def test_many_consumers_rejected_at_once_share_one_refresh(
 
     name, client = new_credential("refresh_token")
     refresher.refresh(name)
-    reuse_before = httpx2.get(f"{sandbox.url}/_control/counters").json()["reuse_detected"]
+    reuse_before = counters(sandbox)["reuse_detected"]
     caches = [AccessTokenCache.refreshing(refresher.store, refresher.settings) for _ in range(12)]
     old = caches[0].get(name)
-    httpx2.post(f"{sandbox.url}/_control/expire-tokens", json={"client_id": client["client_id"]})
+    expire_tokens(sandbox, client["client_id"])
 
     def after_401(cache: AccessTokenCache) -> SecretStr:
         cache.get(name)
@@ -150,5 +140,4 @@ def test_many_consumers_rejected_at_once_share_one_refresh(
     with ThreadPoolExecutor(12) as pool:
         tokens = list(pool.map(after_401, caches))
     assert all(token != old and ping(sandbox, token) == 200 for token in tokens)
-    counters = httpx2.get(f"{sandbox.url}/_control/counters").json()
-    assert counters["reuse_detected"] == reuse_before
+    assert counters(sandbox)["reuse_detected"] == reuse_before

@@ -21,7 +21,7 @@ import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_routing_support import MIN, SandboxAccount, create_account, routing_event
+from test_routing_support import MIN, SandboxAccount, conv, create_account, routing_event
 
 from blocks.liveperson import LivePersonAccount
 from sandbox.servers import free_port, wait_for_http
@@ -198,10 +198,6 @@ def ingress(
         output = (state_dir / "ingress.log").read_text()
         assert process.returncode in (0, -signal.SIGTERM), output[-3000:]
         assert "Application shutdown complete" in output
-
-
-def conv(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex[:8]}"
 
 
 async def test_events_posted_together_become_one_batch_and_are_answered_with_decisions(

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx2
 import pytest
+from conftest import ping, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess, free_port
@@ -36,23 +37,13 @@ def _definition(
     )
 
 
-def _fault(sandbox: ManagedProcess, client_id: str, **fault: object) -> None:
-    body = {"endpoint": "token", "client_id": client_id, "count": 1, **fault}
-    httpx2.post(f"{sandbox.url}/_control/faults", json=body).raise_for_status()
-
-
-def _ping(sandbox: ManagedProcess, token: SecretStr) -> int:
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
-    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
-
-
 @pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
 def test_client_credentials(sandbox: ManagedProcess, auth_method: str) -> None:
     client = _client(sandbox, scope="read write")
     definition = _definition(sandbox, client, auth_method=auth_method, scope="read")
     before = utcnow()
     response = TokenEndpoint().request_token(definition)
-    assert _ping(sandbox, response.access_token) == 200
+    assert ping(sandbox, response.access_token) == 200
     assert response.refresh_token is None
     assert before <= response.obtained_at <= utcnow()
     assert response.expires_at - response.obtained_at == timedelta(seconds=3600)
@@ -67,7 +58,7 @@ def test_refresh_token_grant_rotates(sandbox: ManagedProcess) -> None:
     assert first.refresh_token is not None
     assert first.refresh_token.get_secret_value() != seed.get_secret_value()
     second = TokenEndpoint().request_token(definition, refresh_token=first.refresh_token)
-    assert _ping(sandbox, second.access_token) == 200
+    assert ping(sandbox, second.access_token) == 200
     with pytest.raises(CredentialRevoked) as caught:  # reuse: the family is revoked
         TokenEndpoint().request_token(definition, refresh_token=seed)
     assert caught.value.error == "invalid_grant"
@@ -99,7 +90,7 @@ def test_expires_in_seconds_parsing() -> None:
 @pytest.mark.parametrize("status", [500, 503])
 def test_5xx_is_transient(sandbox: ManagedProcess, status: int) -> None:
     client = _client(sandbox)
-    _fault(sandbox, client["client_id"], status=status)
+    token_fault(sandbox, client["client_id"], status=status)
     with pytest.raises(TransientTokenError) as caught:
         TokenEndpoint().request_token(_definition(sandbox, client))
     assert caught.value.status == status
@@ -107,7 +98,7 @@ def test_5xx_is_transient(sandbox: ManagedProcess, status: int) -> None:
 
 def test_429_carries_retry_after(sandbox: ManagedProcess) -> None:
     client = _client(sandbox)
-    _fault(sandbox, client["client_id"], status=429, retry_after=3)
+    token_fault(sandbox, client["client_id"], status=429, retry_after=3)
     with pytest.raises(TransientTokenError) as caught:
         TokenEndpoint().request_token(_definition(sandbox, client))
     assert (caught.value.status, caught.value.retry_after) == (429, 3.0)
@@ -115,7 +106,7 @@ def test_429_carries_retry_after(sandbox: ManagedProcess) -> None:
 
 def test_timeout_is_transient(sandbox: ManagedProcess) -> None:
     client = _client(sandbox)
-    _fault(sandbox, client["client_id"], latency=2)
+    token_fault(sandbox, client["client_id"], latency=2)
     with pytest.raises(TransientTokenError, match="did not answer"):
         TokenEndpoint(timeout=0.3).request_token(_definition(sandbox, client))
 
@@ -132,7 +123,7 @@ def test_unreachable_is_transient() -> None:
 
 def test_invalid_grant_from_fault_is_revoked(sandbox: ManagedProcess) -> None:
     client = _client(sandbox)
-    _fault(sandbox, client["client_id"], status=400, error="invalid_grant")
+    token_fault(sandbox, client["client_id"], status=400, error="invalid_grant")
     with pytest.raises(CredentialRevoked):
         TokenEndpoint().request_token(_definition(sandbox, client))
 
@@ -159,7 +150,7 @@ def test_client_secret_rotation_falls_back_in_order(sandbox: ManagedProcess) -> 
             "client_secrets": [client["client_secret"], rotated],
         }
     )
-    assert _ping(sandbox, TokenEndpoint().request_token(definition).access_token) == 200
+    assert ping(sandbox, TokenEndpoint().request_token(definition).access_token) == 200
 
 
 def test_non_json_4xx_is_an_endpoint_error(sandbox: ManagedProcess) -> None:

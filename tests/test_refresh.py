@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
+from conftest import NewCredential, counters, ping, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
@@ -25,8 +25,6 @@ from switchboard.refresh import (
 )
 from switchboard.vault import CredentialStore
 
-NewCredential = Callable[..., tuple[str, dict[str, str]]]
-
 
 @pytest.fixture
 def settings(tmp_path: Path) -> TokenSettings:
@@ -38,24 +36,10 @@ def refresher(credential_store: CredentialStore, settings: TokenSettings) -> Ref
     return Refresher(credential_store, settings)
 
 
-def ping(sandbox: ManagedProcess, token: SecretStr) -> int:
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
-    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
-
-
 def stored(store: CredentialStore, name: str) -> StoredToken:
     token = store.read_token(name).token
     assert token is not None
     return token
-
-
-def counters(sandbox: ManagedProcess) -> dict[str, object]:
-    return httpx2.get(f"{sandbox.url}/_control/counters").json()
-
-
-def fault(sandbox: ManagedProcess, client_id: str, count: int = 1, **spec: object) -> None:
-    body = {"endpoint": "token", "client_id": client_id, "count": count, **spec}
-    httpx2.post(f"{sandbox.url}/_control/faults", json=body).raise_for_status()
 
 
 def test_client_credentials_acquire_then_skip(
@@ -117,7 +101,7 @@ def test_keep_alive_override_replaces_the_idle_age_but_not_the_revoked_rule(
     revoked, client = new_credential("refresh_token")
     refresher.refresh(idle)
     refresher.refresh(plain)
-    fault(sandbox, client["client_id"], status=400, error="invalid_grant")
+    token_fault(sandbox, client["client_id"], status=400, error="invalid_grant")
     assert refresher.refresh(revoked).state == "revoked"
     later = stored(refresher.store, idle).obtained_at + timedelta(hours=1)
 
@@ -189,7 +173,7 @@ def test_transient_errors_are_retried_and_counted(
     refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
 ) -> None:
     name, client = new_credential()
-    fault(sandbox, client["client_id"], count=2, status=503)
+    token_fault(sandbox, client["client_id"], count=2, status=503)
     outcome = refresher.refresh(name)
     assert (outcome.status, outcome.attempts) == ("refreshed", 3)
 
@@ -203,7 +187,7 @@ def test_429_retry_after_is_honoured(
     waits: list[float] = []
     refresher = Refresher(credential_store, settings, sleep=waits.append)
     name, client = new_credential()
-    fault(sandbox, client["client_id"], status=429, retry_after=7)
+    token_fault(sandbox, client["client_id"], status=429, retry_after=7)
     assert refresher.refresh(name).status == "refreshed"
     assert waits == [7.0]
 
@@ -212,7 +196,7 @@ def test_long_retry_after_ends_the_run_and_backs_off(
     refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
 ) -> None:
     name, client = new_credential()
-    fault(sandbox, client["client_id"], status=429, retry_after=600)
+    token_fault(sandbox, client["client_id"], status=429, retry_after=600)
     outcome = refresher.refresh(name)
     assert (outcome.status, outcome.error_class, outcome.state) == (
         "failed",
@@ -231,7 +215,7 @@ def test_transient_failure_keeps_the_refresh_token(
     name, client = new_credential("refresh_token")
     refresher.refresh(name)
     before = stored(refresher.store, name)
-    fault(sandbox, client["client_id"], count=10, status=502)
+    token_fault(sandbox, client["client_id"], count=10, status=502)
     outcome = refresher.refresh(name, force=True)
     assert (outcome.status, outcome.state) == ("failed", "expiring")
     assert outcome.attempts == 0 and outcome.error_class == "TransientTokenError"
@@ -245,7 +229,7 @@ def test_invalid_grant_marks_revoked_until_reseeded(
     refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
 ) -> None:
     name, client = new_credential("refresh_token")
-    fault(sandbox, client["client_id"], status=400, error="invalid_grant")
+    token_fault(sandbox, client["client_id"], status=400, error="invalid_grant")
     outcome = refresher.refresh(name)
     assert (outcome.status, outcome.state, outcome.error_class) == (
         "failed",
@@ -306,7 +290,7 @@ def test_invalid_grant_after_another_worker_stored_a_pair_is_adopted(
 ) -> None:
     name, client = new_credential("refresh_token")
     refresher.refresh(name)
-    fault(sandbox, client["client_id"], status=400, error="invalid_grant", latency=2)
+    token_fault(sandbox, client["client_id"], status=400, error="invalid_grant", latency=2)
     result = []
     worker = threading.Thread(target=lambda: result.append(refresher.refresh(name, force=True)))
     worker.start()
@@ -333,7 +317,7 @@ def test_a_timeout_is_retried(
     settings = TokenSettings(journal_dir=tmp_path, http_timeout=0.5)
     refresher = Refresher(credential_store, settings)
     name, client = new_credential()
-    fault(sandbox, client["client_id"], latency=2)
+    token_fault(sandbox, client["client_id"], latency=2)
     outcome = refresher.refresh(name)
     assert (outcome.status, outcome.attempts) == ("refreshed", 2)
 

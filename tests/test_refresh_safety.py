@@ -10,32 +10,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
 import hvac
 import pytest
+from conftest import NewCredential, counters, ping, token_fault
 from pydantic import SecretStr
 
-from sandbox.servers import ManagedProcess, free_port, start_openbao
+from sandbox.servers import ManagedProcess, free_port, start_openbao, wait_for_http
 from switchboard._models import ClientDefinition, RefreshOutcome
 from switchboard._settings import TokenSettings, VaultSettings
 from switchboard.refresh import Refresher
 from switchboard.vault import CredentialStore
 
-NewCredential = Callable[..., tuple[str, dict[str, str]]]
 WORKER = Path(__file__).with_name("refresh_worker.py")
 
 
-def ping(sandbox: ManagedProcess, token: SecretStr) -> int:
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
-    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
-
-
 def reuse_detected(sandbox: ManagedProcess) -> int:
-    return int(httpx2.get(f"{sandbox.url}/_control/counters").json()["reuse_detected"])
+    return int(str(counters(sandbox)["reuse_detected"]))
 
 
 def stored_access_token(store: CredentialStore, name: str) -> SecretStr:
@@ -117,20 +111,15 @@ def test_sigkill_between_token_response_and_vault_write(
     assert reuse_detected(sandbox) == reuse_before
 
 
-def _init_and_unseal(url: str) -> tuple[str, list[str]]:
-    client = hvac.Client(url=url)
-    result = client.sys.initialize(secret_shares=1, secret_threshold=1)
-    client.sys.submit_unseal_keys(result["keys"])
+def _initialize(url: str) -> tuple[str, list[str]]:
+    """Initialize a fresh OpenBao (one unseal key): its root token and keys."""
+    result = hvac.Client(url=url).sys.initialize(secret_shares=1, secret_threshold=1)
     return result["root_token"], result["keys"]
 
 
-def _wait_unsealed(url: str, keys: list[str]) -> None:
-    client = hvac.Client(url=url)
-    client.sys.submit_unseal_keys(keys)
-    deadline = time.monotonic() + 30
-    while httpx2.get(f"{url}/v1/sys/health").status_code != 200:  # unsealed and raft leader
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+def _unseal(url: str, keys: list[str]) -> None:
+    hvac.Client(url=url).sys.submit_unseal_keys(keys)
+    wait_for_http(f"{url}/v1/sys/health", timeout=30)  # 200: unsealed and raft leader
 
 
 @pytest.mark.slow
@@ -144,8 +133,8 @@ def test_vault_outage_during_refresh_loses_nothing(
     )
     restarted: ManagedProcess | None = None
     try:
-        root, keys = _init_and_unseal(bao.url)
-        _wait_unsealed(bao.url, keys)
+        root, keys = _initialize(bao.url)
+        _unseal(bao.url, keys)
         admin = hvac.Client(url=bao.url, token=root)
         admin.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
         store = CredentialStore.from_settings(
@@ -167,10 +156,8 @@ def test_vault_outage_during_refresh_loses_nothing(
         store.put_seed(unique_name, SecretStr(client["refresh_token"]))
         journal = tmp_path / "journal"
         refresher = Refresher(store, TokenSettings(journal_dir=journal, lock_lease_seconds=60))
-        httpx2.post(  # a slow token endpoint gives us time to pull Vault away mid-refresh
-            f"{sandbox.url}/_control/faults",
-            json={"endpoint": "token", "client_id": unique_name, "latency": 3, "count": 1},
-        ).raise_for_status()
+        # a slow token endpoint gives us time to pull Vault away mid-refresh
+        token_fault(sandbox, unique_name, latency=3)
 
         result: list[RefreshOutcome] = []
         worker = threading.Thread(target=lambda: result.append(refresher.refresh(unique_name)))
@@ -189,7 +176,7 @@ def test_vault_outage_during_refresh_loses_nothing(
         restarted = start_openbao(
             port=port, root_token="", storage_dir=storage, log_path=tmp_path / "bao2.log"
         )
-        _wait_unsealed(restarted.url, keys)
+        _unseal(restarted.url, keys)
         worker.join(timeout=120)
         assert [r.status for r in result] == ["refreshed"]
         assert not list(journal.glob("*.json"))

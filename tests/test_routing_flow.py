@@ -13,7 +13,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterId,
 )
-from test_routing_support import MIN, lp_account, routing_event  # noqa: F401
+from test_routing_support import MIN, conv, lp_account, routing_event  # noqa: F401
 
 from blocks.liveperson import LivePersonAccount
 from flows.route_conversations import route_conversations
@@ -38,10 +38,6 @@ async def with_settings(account, **changes) -> str:
     values = {**account.settings.model_dump(), **changes}
     await LivePersonAccount(**values).save(block)
     return block
-
-
-def conv(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex[:8]}"
 
 
 async def run(account, events, block=None):

@@ -6,6 +6,7 @@ The bearer is acquired by the token half (``Refresher``) into OpenBao, and read 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from switchboard.refresh import Refresher
 MIN = 60_000
 
 
+def conv(tag: str) -> str:
+    """A conversation id no other test uses."""
+    return f"{tag}-{uuid.uuid4().hex[:8]}"
+
+
 def routing_event(conv: str, skill: str | int, dialog: str | None = None) -> dict[str, Any]:
     return {
         "general": {"convId": conv, "dialogId": dialog or f"{conv}-d", "cbotEventType": "routed"},
@@ -34,8 +40,7 @@ class SandboxAccount:
 
     url: str
     account_id: str
-    credential: str
-    client_id: str
+    client_id: str  # also the name of its credential in Vault
     settings: LivePersonSettings
     tokens: AccessTokenCache
 
@@ -120,7 +125,7 @@ def create_account(sandbox_url: str, store, tag: str, journal_dir: Path) -> Sand
         send_concurrency=8,
     )
     tokens = AccessTokenCache(store, refresh=lambda n: refresher.refresh(n, force=True))
-    return SandboxAccount(sandbox_url, settings.account_id, name, name, settings, tokens)
+    return SandboxAccount(sandbox_url, settings.account_id, name, settings, tokens)
 
 
 @pytest.fixture

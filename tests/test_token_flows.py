@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from conftest import ping, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
@@ -154,20 +155,13 @@ def test_acquire_token_and_recovery_event(
 
     name = add_credential("gamma", grant="refresh_token")
     client_id = block_store.read_client(name).client_id
-    httpx2.post(
-        f"{sandbox.url}/_control/faults",
-        json={"endpoint": "token", "client_id": client_id, "status": 503, "count": 2},
-    )
+    token_fault(sandbox, client_id, count=2, status=503)
     assert acquire_token(name, vault_block=vault_block, return_state=True).is_failed()
     outcome = acquire_token(name, vault_block=vault_block)
     assert (outcome.status, outcome.recovered) == ("refreshed", True)
     token = block_store.read_token(name).token
     assert token is not None
-    ping = httpx2.get(
-        f"{sandbox.url}/api/ping",
-        headers={"Authorization": f"Bearer {token.access_token.get_secret_value()}"},
-    )
-    assert ping.status_code == 200
+    assert ping(sandbox, token.access_token) == 200
     assert "switchboard.token.recovered" in _events(
         prefect_server, name, {"switchboard.token.recovered"}
     )

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import drain_prefect_workers
 
 from sandbox.servers import ManagedProcess
 from scripts.hygiene import scan_api, scan_paths
@@ -45,12 +46,9 @@ def _recent_files(root: Path, since: float) -> list[Path]:
 def test_no_secret_anywhere_prefect_keeps_things(
     prefect_server: ManagedProcess, session_dir: Path
 ) -> None:
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
+    drain_prefect_workers()
     time.sleep(1)  # the server writes what it just received
 
     homes = [p for p in session_dir.rglob("*prefect-home*") if p.is_dir()]
