@@ -50,6 +50,48 @@ def token_fault(sandbox: ManagedProcess, client_id: str, count: int = 1, **spec:
     httpx2.post(f"{sandbox.url}/_control/faults", json=body).raise_for_status()
 
 
+def register_credential(
+    sandbox_url: str,
+    store,  # switchboard.vault.CredentialStore
+    name: str,
+    grant: str = "client_credentials",
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    definition: dict[str, object] | None = None,
+    **client_options: object,
+) -> dict[str, str]:
+    """Register a sandbox client and write credential ``name`` (definition, seed) into ``store``.
+
+    ``client_secret`` replaces the issued secret in the definition (a wrong one, say);
+    ``definition`` adds ``ClientDefinition`` fields. Returns the sandbox's client record.
+    """
+    from switchboard._models import ClientDefinition
+
+    client = (
+        httpx2.post(
+            f"{sandbox_url}/_control/clients",
+            json={"client_id": client_id or name, "grant_types": [grant], **client_options},
+            timeout=10,
+        )
+        .raise_for_status()
+        .json()
+    )
+    store.put_client(
+        name,
+        ClientDefinition(
+            token_url=f"{sandbox_url}/oauth/token",
+            client_id=client["client_id"],
+            client_secrets=(SecretStr(client_secret or client["client_secret"]),),
+            grant=grant,
+            **(definition or {}),
+        ),
+    )
+    if client.get("refresh_token"):
+        store.put_seed(name, SecretStr(client["refresh_token"]))
+    return client
+
+
 def expire_tokens(sandbox: ManagedProcess, client_id: str) -> None:
     """Make every access token of ``client_id`` invalid at once (the API answers 401)."""
     httpx2.post(
@@ -141,36 +183,18 @@ def new_credential(sandbox: ManagedProcess, credential_store, unique_name: str):
 
     Registers a client at the sandbox and writes its definition (and seed) into Vault.
     """
-    from switchboard._models import ClientDefinition
-
     counter = iter(range(1000))
 
     def create(grant: str = "client_credentials", **options):
         name = f"{unique_name}-{next(counter)}"
-        definition_options = {
+        definition = {
             key: options.pop(key)
             for key in ("scope", "auth_method", "default_lifetime_seconds", "audience")
             if key in options
         }
-        grants = [grant] if grant == "client_credentials" else ["refresh_token"]
-        client = (
-            httpx2.post(
-                f"{sandbox.url}/_control/clients",
-                json={"client_id": name, "grant_types": grants, **options},
-            )
-            .raise_for_status()
-            .json()
+        client = register_credential(
+            sandbox.url, credential_store, name, grant, definition=definition, **options
         )
-        definition = ClientDefinition(
-            token_url=f"{sandbox.url}/oauth/token",
-            client_id=client["client_id"],
-            client_secrets=(SecretStr(client["client_secret"]),),
-            grant=grant,
-            **definition_options,
-        )
-        credential_store.put_client(name, definition)
-        if client.get("refresh_token"):
-            credential_store.put_seed(name, SecretStr(client["refresh_token"]))
         return name, client
 
     return create

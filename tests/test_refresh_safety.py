@@ -13,14 +13,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx2
 import hvac
 import pytest
-from conftest import NewCredential, counters, ping, token_fault
+from conftest import NewCredential, counters, ping, register_credential, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess, free_port, start_openbao, wait_for_http
-from switchboard._models import ClientDefinition, RefreshOutcome
+from switchboard._models import RefreshOutcome
 from switchboard._settings import TokenSettings, VaultSettings
 from switchboard.refresh import Refresher
 from switchboard.vault import CredentialStore
@@ -140,20 +139,7 @@ def test_vault_outage_during_refresh_loses_nothing(
         store = CredentialStore.from_settings(
             VaultSettings(addr=bao.url, token=SecretStr(root), timeout=2)
         )
-        client = httpx2.post(
-            f"{sandbox.url}/_control/clients",
-            json={"client_id": unique_name, "grant_types": ["refresh_token"]},
-        ).json()
-        store.put_client(
-            unique_name,
-            ClientDefinition(
-                token_url=f"{sandbox.url}/oauth/token",
-                client_id=unique_name,
-                client_secrets=(SecretStr(client["client_secret"]),),
-                grant="refresh_token",
-            ),
-        )
-        store.put_seed(unique_name, SecretStr(client["refresh_token"]))
+        register_credential(sandbox.url, store, unique_name, "refresh_token")
         journal = tmp_path / "journal"
         refresher = Refresher(store, TokenSettings(journal_dir=journal, lock_lease_seconds=60))
         # a slow token endpoint gives us time to pull Vault away mid-refresh

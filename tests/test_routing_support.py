@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from conftest import register_credential
 
 from switchboard._settings import TokenSettings
 from switchboard.consumer import AccessTokenCache
@@ -93,28 +94,8 @@ class SandboxAccount:
 
 def create_account(sandbox_url: str, store, tag: str, journal_dir: Path) -> SandboxAccount:
     """A sandbox OAuth client, its definition and first token in Vault, and the account settings."""
-    from pydantic import SecretStr
-
-    from switchboard._models import ClientDefinition
-
     name = f"lp-{tag}"
-    client = (
-        httpx2.post(
-            f"{sandbox_url}/_control/clients",
-            json={"client_id": name, "grant_types": ["client_credentials"]},
-            timeout=10,
-        )
-        .raise_for_status()
-        .json()
-    )
-    store.put_client(
-        name,
-        ClientDefinition(
-            token_url=f"{sandbox_url}/oauth/token",
-            client_id=client["client_id"],
-            client_secrets=(SecretStr(client["client_secret"]),),
-        ),
-    )
+    register_credential(sandbox_url, store, name)
     refresher = Refresher(store, TokenSettings(journal_dir=journal_dir))
     assert refresher.refresh(name).status == "refreshed"
     settings = LivePersonSettings(

@@ -14,11 +14,10 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import ping, token_fault
+from conftest import ping, register_credential, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
-from switchboard._models import ClientDefinition
 from switchboard._settings import TokenSettings
 from switchboard.vault import CredentialStore
 
@@ -50,26 +49,10 @@ def block_store(vault_block: str) -> CredentialStore:
 @pytest.fixture
 def add_credential(sandbox: ManagedProcess, block_store: CredentialStore) -> Callable[..., str]:
     def add(name: str, grant: str = "client_credentials", secret: str | None = None) -> str:
-        grants = [grant]
-        client = (
-            httpx2.post(
-                f"{sandbox.url}/_control/clients",
-                json={"client_id": f"{name}-{uuid.uuid4().hex[:6]}", "grant_types": grants},
-            )
-            .raise_for_status()
-            .json()
+        client_id = f"{name}-{uuid.uuid4().hex[:6]}"
+        register_credential(
+            sandbox.url, block_store, name, grant, client_id=client_id, client_secret=secret
         )
-        block_store.put_client(
-            name,
-            ClientDefinition(
-                token_url=f"{sandbox.url}/oauth/token",
-                client_id=client["client_id"],
-                client_secrets=(SecretStr(secret or client["client_secret"]),),
-                grant=grant,  # type: ignore[arg-type]
-            ),
-        )
-        if client.get("refresh_token"):
-            block_store.put_seed(name, SecretStr(client["refresh_token"]))
         return name
 
     return add
