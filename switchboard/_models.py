@@ -90,6 +90,20 @@ class _VaultRecord(_Model):
         except ValidationError as exc:
             raise _validation_error(cls._kind, path, exc) from None
 
+    def to_vault(self) -> dict[str, Any]:
+        """The record as Vault keeps it: no ``None`` fields, secrets in clear, RFC 3339 times."""
+        return {key: _stored(value) for key, value in self if value is not None}
+
+
+def _stored(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, tuple):
+        return [_stored(item) for item in value]
+    return value
+
 
 class ClientDefinition(_VaultRecord):
     """How to ask a token endpoint for a token (``<base>/credentials/<name>/client``)."""
@@ -125,11 +139,6 @@ class ClientDefinition(_VaultRecord):
             raise ValueError("`token_url` must start with https:// (or http:// on loopback)")
         return self
 
-    def to_vault(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.model_dump(exclude={"client_secrets"}, exclude_none=True)
-        out["client_secrets"] = [secret.get_secret_value() for secret in self.client_secrets]
-        return out
-
 
 class StoredToken(_VaultRecord):
     """A token as Switchboard stores it (``<base>/credentials/<name>/token``)."""
@@ -144,22 +153,6 @@ class StoredToken(_VaultRecord):
     scope: str | None = None
     refresh_token: SecretStr | None = None
     seed_version: int | None = None
-
-    def to_vault(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "access_token": self.access_token.get_secret_value(),
-            "token_type": self.token_type,
-            "expires_at": format_time(self.expires_at),
-            "obtained_at": format_time(self.obtained_at),
-            "refresh_after": format_time(self.refresh_after),
-        }
-        if self.scope is not None:
-            out["scope"] = self.scope
-        if self.refresh_token is not None:
-            out["refresh_token"] = self.refresh_token.get_secret_value()
-        if self.seed_version is not None:
-            out["seed_version"] = self.seed_version
-        return out
 
     def same_access_token(self, other: StoredToken | None) -> bool:
         return other is not None and (
@@ -183,13 +176,6 @@ class CredentialHealth(_VaultRecord):
     seed_version: int | None = None  # the seed version in use at the last attempt
     client_version: int | None = None  # the client definition's version at the last attempt
 
-    def to_vault(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.model_dump(exclude_none=True)
-        for key, value in out.items():
-            if isinstance(value, datetime):
-                out[key] = format_time(value)
-        return out
-
 
 class OAuth1Keys(_VaultRecord):
     """OAuth 1.0a API keys (``<base>/oauth1/<name>``)."""
@@ -200,9 +186,6 @@ class OAuth1Keys(_VaultRecord):
     consumer_secret: SecretStr
     token: SecretStr
     token_secret: SecretStr
-
-    def to_vault(self) -> dict[str, str]:
-        return {key: value.get_secret_value() for key, value in self}
 
 
 class RefreshOutcome(_Model):
