@@ -24,6 +24,7 @@ import hvac.exceptions
 import requests
 from pydantic import SecretStr
 
+from switchboard._files import write_private
 from switchboard._settings import DEFAULT_APPROLE_MOUNT, DEFAULT_BASE_PATH, DEFAULT_MOUNT
 
 __all__ = [
@@ -75,14 +76,8 @@ class AppRoleIdentity:
         The file is created with mode 0600 before anything is written, and replaced atomically.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.unlink(missing_ok=True)
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write("".join(f"{key}={value}\n" for key, value in self.as_env().items()))
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(path)
+        lines = "".join(f"{key}={value}\n" for key, value in self.as_env().items())
+        write_private(path, lines.encode())
 
 
 def render_policy(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from switchboard._files import write_private
 from switchboard._models import StoredToken
 
 __all__ = ["Journal", "JournalEntry"]
@@ -42,21 +42,8 @@ class Journal:
     def record(self, name: str, token: StoredToken, *, base_version: int) -> None:
         """Persist the pair durably (write, fsync, rename, fsync the directory)."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        target = self._file(name)
-        temporary = target.with_suffix(".tmp")
         body: dict[str, Any] = {"base_version": base_version, "token": token.to_vault()}
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, json.dumps(body).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, target)
-        directory_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
+        write_private(self._file(name), json.dumps(body).encode())
 
     def has_pending(self, name: str) -> bool:
         """Whether a pair for ``name`` waits to be replayed (no parsing: cheap in a plan)."""
