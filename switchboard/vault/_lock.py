@@ -38,8 +38,7 @@ class CredentialLock:
         self.lease_seconds = lease_seconds
         self.owner = lock_owner_id()
         self.lost = False
-        self._version: int | None = None
-        self._guard = threading.Lock()
+        self._version: int | None = None  # only the renewer writes it until release() joins it
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -59,37 +58,36 @@ class CredentialLock:
                 raise LockBusy(f"{self.name}: refresh lock held by {holder} until {expires_at}")
             cas = found.version
         try:
-            self._version = self.store.write_lock(self.name, self._lease(), cas=cas)
+            self._version = version = self.store.write_lock(self.name, self._lease(), cas=cas)
         except CASConflict:
             raise LockBusy(f"{self.name}: another process took the refresh lock first") from None
         self._stop.clear()
         self._renewer = threading.Thread(
-            target=self._renew_until_released, name=f"lock-{self.name}", daemon=True
+            target=self._renew_until_released,
+            args=(version,),
+            name=f"lock-{self.name}",
+            daemon=True,
         )
         self._renewer.start()
 
-    def _renew_until_released(self) -> None:
+    def _renew_until_released(self, version: int) -> None:
         while not self._stop.wait(self.lease_seconds / 3):
-            with self._guard:
-                if self._version is None:
-                    return
-                try:
-                    self._version = self.store.write_lock(
-                        self.name, self._lease(), cas=self._version
-                    )
-                except CASConflict:
-                    self.lost = True  # someone took over an expired lease: stop renewing
-                    return
-                except VaultError:
-                    continue  # Vault is away; try again before the lease runs out
+            try:
+                version = self._version = self.store.write_lock(
+                    self.name, self._lease(), cas=version
+                )
+            except CASConflict:
+                self.lost = True  # someone took over an expired lease: stop renewing
+                return
+            except VaultError:
+                continue  # Vault is away; try again before the lease runs out
 
     def release(self) -> None:
         """Stop renewing and end the lease; a lease we lost or cannot write simply expires."""
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
-        with self._guard:
-            version, self._version = self._version, None
+        version, self._version = self._version, None
         if version is None or self.lost:
             return
         with contextlib.suppress(VaultError):
