@@ -6,10 +6,12 @@ import json
 import math
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +194,38 @@ def _path_kind(path: str) -> str:
     if len(parts) >= 3 and parts[1] in ("data", "metadata"):
         return f"{parts[0]}/{parts[1]}/…/{parts[-1]}"
     return path
+
+
+RESULT_PREFIX = "BENCH_RESULT "
+"""A measuring child prints one line ``BENCH_RESULT <json>``; the rest of its output is log."""
+
+
+def run_child(
+    module: str,
+    *args: str,
+    env: dict[str, str],
+    log_path: Path,
+    what: str,
+    on_start: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``python -m module args`` from the checkout (stderr to ``log_path``); its result.
+
+    ``on_start`` gets the child's pid (to watch its memory); a failure raises with the log's tail.
+    """
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        if on_start is not None:
+            on_start(process.pid)
+        out, _ = process.communicate(timeout=900)
+    lines = [line for line in out.decode().splitlines() if line.startswith(RESULT_PREFIX)]
+    if process.returncode != 0 or not lines:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"{what} failed (exit {process.returncode}):\n{tail}")
+    result: dict[str, Any] = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
+    return result

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench._measure import median, percentile
+from bench._measure import RESULT_PREFIX, median, percentile, run_child
 from bench._scenario import make_events
 
 __all__ = ["run_prefect_api"]
@@ -86,25 +85,17 @@ async def _measure(runs: int, concurrency: int, batch: int) -> dict[str, Any]:
 
 def run_prefect_api(env: dict[str, str], workdir: Path, *, runs: int, concurrency: int) -> Any:
     """Run the measurement in a child process with ``env``; its JSON result."""
-    log_path = workdir / f"prefect-api-{concurrency}.log"
-    with log_path.open("wb") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", "bench._prefect_api", str(runs), str(concurrency)],
-            env=env,
-            cwd=Path(__file__).resolve().parent.parent,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            timeout=900,
-            check=False,
-        )
-    lines = [line for line in done.stdout.decode().splitlines() if line.startswith("BENCH_RESULT ")]
-    if done.returncode != 0 or not lines:
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-        raise RuntimeError(f"prefect-api measurement failed:\n{tail}")
-    return json.loads(lines[-1].removeprefix("BENCH_RESULT "))
+    return run_child(
+        "bench._prefect_api",
+        str(runs),
+        str(concurrency),
+        env=env,
+        log_path=workdir / f"prefect-api-{concurrency}.log",
+        what="prefect-api measurement",
+    )
 
 
 if __name__ == "__main__":
     count, parallel = int(sys.argv[1]), int(sys.argv[2])
     result = asyncio.run(_measure(count, parallel, batch=10))
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
+    print(RESULT_PREFIX + json.dumps(result), flush=True)

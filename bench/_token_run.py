@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from bench._measure import RESULT_PREFIX
+
 
 def _flow() -> dict[str, Any]:
     started = time.perf_counter()
@@ -52,7 +54,7 @@ def _core() -> dict[str, Any]:
 def main() -> None:
     mode = sys.argv[1]
     result = _flow() if mode == "flow" else _core()
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

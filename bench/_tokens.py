@@ -8,18 +8,15 @@ the raw baseline (asyncio + httpx2), Switchboard's core on a thread pool (no Pre
 from __future__ import annotations
 
 import asyncio
-import json
 import resource
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx2
 from pydantic import SecretStr
 
-from bench._measure import PeakMemory, VaultAudit, cpu_seconds, median
+from bench._measure import PeakMemory, VaultAudit, cpu_seconds, median, run_child
 from bench._raw_tokens import refresh_raw
 from bench._servers import BenchServers
 
@@ -106,25 +103,16 @@ def _subprocess_run(
         SWITCHBOARD_VAULT_BASE_PATH=base,
         SWITCHBOARD_TOKEN_MAX_CONCURRENCY=str(CONCURRENCY),
     )
-    log_path = servers.workdir / f"token-{mode}-{base}.log"
     started = time.perf_counter()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bench._token_run", mode],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=env,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        memory.watch(role, process.pid)
-        out, _ = process.communicate(timeout=900)
-    wall = time.perf_counter() - started
-    lines = [line for line in out.decode().splitlines() if line.startswith("BENCH_RESULT ")]
-    if process.returncode != 0 or not lines:
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-        raise RuntimeError(f"token {mode} run failed (exit {process.returncode}):\n{tail}")
-    result: dict[str, Any] = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
-    result["process_wall_seconds"] = wall
+    result = run_child(
+        "bench._token_run",
+        mode,
+        env=env,
+        log_path=servers.workdir / f"token-{mode}-{base}.log",
+        what=f"token {mode} run",
+        on_start=lambda pid: memory.watch(role, pid),
+    )
+    result["process_wall_seconds"] = time.perf_counter() - started
     return result
 
 
