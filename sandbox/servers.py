@@ -188,19 +188,17 @@ def start_openbao(
 ) -> ManagedProcess:
     """OpenBao in dev mode (in memory), or on disk (one-node raft) when ``storage_dir`` is given.
 
-    Disk storage needs ``init``/``unseal``; dev mode is ready at once with ``root_token``.
+    Disk storage needs ``init``/``unseal``; dev mode is ready at once with ``root_token``,
+    handed over in the environment (``BAO_DEV_ROOT_TOKEN_ID``, and ``VAULT_DEV_ROOT_TOKEN_ID``
+    which ``bao`` also reads) because ``ps`` shows a command line to every user.
     ``dev_config`` adds a config file to dev mode (the benchmarks declare an audit device there).
     """
     _check_port("OpenBao", port, port_variable)
     url = f"http://127.0.0.1:{port}"
+    env: dict[str, str] = {}
     if storage_dir is None:
-        argv = [
-            bao_binary(),
-            "server",
-            "-dev",
-            f"-dev-root-token-id={root_token}",
-            f"-dev-listen-address=127.0.0.1:{port}",
-        ]
+        argv = [bao_binary(), "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}"]
+        env = {"BAO_DEV_ROOT_TOKEN_ID": root_token, "VAULT_DEV_ROOT_TOKEN_ID": root_token}
         if dev_config is not None:
             argv.append(f"-config={dev_config}")
     else:
@@ -209,7 +207,10 @@ def start_openbao(
         if not config.exists():  # a restart keeps the first config (raft remembers its address)
             _write_raft_config(config, storage_dir / "data", url, port)
         argv = [bao_binary(), "server", f"-config={config}"]
-    process = spawn(argv, log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.touch(mode=0o600)  # dev mode prints the root token into its log
+    log_path.chmod(0o600)
+    process = spawn(argv, log_path, env)
     # sys/health answers 200 when unsealed, 501 when not initialised, 503 when sealed.
     server = ManagedProcess("openbao", process, url, log_path, {"root_token": root_token})
     return ready(server, f"{url}/v1/sys/health", ok=(200, 429, 501, 503))
