@@ -1,56 +1,73 @@
-"""Set up Vault for Switchboard: policies and the flows' AppRole identity.
+"""Set up Vault for Switchboard: policies and the flows' and the ingress's AppRole identities.
 
-Run once per Vault by an operator holding an admin token (``VAULT_ADDR``, ``VAULT_TOKEN``)::
+Run by an operator holding an admin token (``VAULT_ADDR``, ``VAULT_TOKEN``)::
 
     switchboard vault --env-file .state/approle.env      # or: python -m switchboard.admin
 
-It installs ``vault/policies/*.hcl`` (rewritten for the configured mount and base path), enables
-AppRole and creates the ``switchboard-flows`` role (short, renewable tokens). With ``--env-file`` it
-also issues a secret id. The secret id is a ``SecretStr``: it is printed nowhere and written only
-there, mode 0600, in the variables ``switchboard._settings.VaultSettings`` reads.
+It installs the policies of ``switchboard/policies/`` (rewritten for the mount and base path),
+the ``switchboard-routing`` policy for the ingress's bearer credential and OAuth 1 keys, enables
+AppRole and creates the ``switchboard-flows`` and ``switchboard-routing`` roles (short, renewable
+tokens). ``--env-file`` / ``--routing-env-file`` also issue a secret id: a ``SecretStr``, printed
+nowhere and written only there, mode 0600, in the variables ``VaultSettings`` reads.
+``switchboard vault consumer-policy NAME --credential A ...`` writes a policy that reads only
+those credentials' tokens. Vault is reached through the flows' own session (``switchboard.vault``).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import hvac
-import hvac.exceptions
-import requests
 from pydantic import SecretStr
 
+from switchboard._exceptions import ConfigurationError
 from switchboard._files import write_private
 from switchboard._settings import DEFAULT_APPROLE_MOUNT, DEFAULT_BASE_PATH, DEFAULT_MOUNT
+from switchboard.policies import (
+    CONSUMER_POLICY,
+    FLOWS_POLICY,
+    ROUTING_POLICY,
+    SHIPPED,
+    check_name,
+    reader_policy,
+    render,
+)
+from switchboard.vault import vault_errors
 
 __all__ = [
     "CONSUMER_POLICY",
     "DEFAULT_APPROLE_MOUNT",
-    "DEFAULT_POLICY_DIR",
+    "DEFAULT_BEARER_CREDENTIAL",
     "DEFAULT_TOKEN_MAX_TTL",
     "DEFAULT_TOKEN_TTL",
     "FLOWS_POLICY",
     "FLOWS_ROLE",
+    "RESERVED_POLICIES",
+    "ROUTING_POLICY",
+    "ROUTING_ROLE",
     "AppRoleIdentity",
+    "Roles",
+    "RoutingAccess",
     "create_role",
     "enable_approle",
+    "install_consumer_policy",
     "install_policies",
     "issue_identity",
     "main",
-    "render_policy",
     "set_up",
+    "write_policy",
 ]
 
-FLOWS_POLICY = "switchboard-flows"
-CONSUMER_POLICY = "switchboard-consumer"
 FLOWS_ROLE = "switchboard-flows"
+ROUTING_ROLE = "switchboard-routing"
+DEFAULT_BEARER_CREDENTIAL = "liveperson"  # LivePersonSettings.bearer_credential's default
 DEFAULT_TOKEN_TTL = "15m"  # short: a leaked token is soon useless; clients renew it while they run
 DEFAULT_TOKEN_MAX_TTL = "24h"  # after this a client logs in again with its role and secret id
-DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "vault" / "policies"
+RESERVED_POLICIES = frozenset({"root", "default", FLOWS_POLICY, CONSUMER_POLICY, ROUTING_POLICY})
+"""Names ``consumer-policy`` refuses: Vault's own, and the ones ``switchboard vault`` rewrites."""
 
 
 @dataclass(frozen=True)
@@ -80,21 +97,33 @@ class AppRoleIdentity:
         write_private(path, lines.encode())
 
 
-def render_policy(
-    name: str,
-    *,
-    mount: str = DEFAULT_MOUNT,
-    base_path: str = DEFAULT_BASE_PATH,
-    policy_dir: Path = DEFAULT_POLICY_DIR,
-) -> str:
-    """The HCL of policy ``name`` with the default mount and base path replaced."""
-    text = (policy_dir / f"{name}.hcl").read_text()
-    base = base_path.strip("/")
-    for kind in ("data", "metadata"):
-        text = text.replace(
-            f'"{DEFAULT_MOUNT}/{kind}/{DEFAULT_BASE_PATH}/', f'"{mount.strip("/")}/{kind}/{base}/'
-        )
-    return text
+@dataclass(frozen=True)
+class RoutingAccess:
+    """What the ingress's routing identity reads: the LivePerson bearer credential's token
+    (``SWITCHBOARD_LP_BEARER_CREDENTIAL``) and the OAuth 1 keys (``SWITCHBOARD_LP_OAUTH1_KEYS``),
+    never a client secret, seed or refresh token."""
+
+    bearer_credential: str = DEFAULT_BEARER_CREDENTIAL
+    oauth1_keys: str | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.bearer_credential, "--bearer-credential")
+        if self.oauth1_keys is not None:
+            check_name(self.oauth1_keys, "--oauth1-keys")
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The role ids ``set_up`` created or updated."""
+
+    flows: str
+    routing: str
+
+
+def write_policy(client: hvac.Client, name: str, text: str) -> None:
+    """``PUT /sys/policy/{name}``."""
+    with vault_errors(f"sys/policy/{name}"):
+        client.sys.create_or_update_policy(name=name, policy=text)
 
 
 def install_policies(
@@ -102,17 +131,51 @@ def install_policies(
     *,
     mount: str = DEFAULT_MOUNT,
     base_path: str = DEFAULT_BASE_PATH,
-    policy_dir: Path = DEFAULT_POLICY_DIR,
+    routing: RoutingAccess | None = None,
 ) -> list[str]:
-    """Write every ``*.hcl`` of ``policy_dir`` as an ACL policy named after the file.
+    """Write the shipped policies and ``switchboard-routing``; return their names."""
+    for name in SHIPPED:
+        write_policy(client, name, render(name, mount=mount, base_path=base_path))
+    access = routing or RoutingAccess()
+    text = reader_policy(
+        "The ingress (`switchboard-routing` AppRole): the LivePerson bearer and API keys only.",
+        credentials=[access.bearer_credential],
+        oauth1_keys=[access.oauth1_keys] if access.oauth1_keys else [],
+        mount=mount,
+        base_path=base_path,
+    )
+    write_policy(client, ROUTING_POLICY, text)
+    return [*SHIPPED, ROUTING_POLICY]
 
-    ``PUT: /sys/policy/{name}`` per file. Returns the policy names.
+
+def install_consumer_policy(
+    client: hvac.Client,
+    name: str,
+    credentials: Iterable[str],
+    *,
+    mount: str = DEFAULT_MOUNT,
+    base_path: str = DEFAULT_BASE_PATH,
+) -> str:
+    """Write policy ``name`` reading only ``credentials``' ``.../token``; return its HCL.
+
+    Refuses the names in ``RESERVED_POLICIES``: overwriting one would narrow the flows or every
+    consumer without a word.
     """
-    names = sorted(path.stem for path in policy_dir.glob("*.hcl"))
-    for name in names:
-        policy = render_policy(name, mount=mount, base_path=base_path, policy_dir=policy_dir)
-        client.sys.create_or_update_policy(name=name, policy=policy)
-    return names
+    check_name(name, "NAME")
+    if name.lower() in RESERVED_POLICIES:
+        raise ConfigurationError(
+            f"NAME: {name!r} is reserved ({', '.join(sorted(RESERVED_POLICIES))}); choose "
+            "another policy name, e.g. crm-service-tokens"
+        )
+    names = [check_name(credential, "--credential") for credential in credentials]
+    text = reader_policy(
+        f"`{name}`: a consumer of {', '.join(sorted(set(names)))} (access tokens only).",
+        credentials=names,
+        mount=mount,
+        base_path=base_path,
+    )
+    write_policy(client, name, text)
+    return text
 
 
 def enable_approle(client: hvac.Client, *, mount: str = DEFAULT_APPROLE_MOUNT) -> bool:
@@ -120,10 +183,11 @@ def enable_approle(client: hvac.Client, *, mount: str = DEFAULT_APPROLE_MOUNT) -
 
     ``POST: /sys/auth/{mount}``.
     """
-    enabled: dict[str, Any] = client.sys.list_auth_methods()["data"]
-    if f"{mount.strip('/')}/" in enabled:
-        return False
-    client.sys.enable_auth_method(method_type="approle", path=mount)
+    with vault_errors("sys/auth"):
+        enabled: dict[str, Any] = client.sys.list_auth_methods()["data"]
+        if f"{mount.strip('/')}/" in enabled:
+            return False
+        client.sys.enable_auth_method(method_type="approle", path=mount)
     return True
 
 
@@ -140,18 +204,20 @@ def create_role(
     """Create or update an AppRole role with short-lived, renewable tokens; return its role id.
 
     ``POST: /auth/{mount}/role/{role}``, then ``GET: /auth/{mount}/role/{role}/role-id``.
-    ``secret_id_ttl`` ``"0"`` means secret ids do not expire (rotate them with ``issue_identity``).
+    ``policies`` defaults to the policy named like the role. ``secret_id_ttl`` ``"0"`` means
+    secret ids do not expire (rotate them with ``issue_identity``).
     """
-    client.auth.approle.create_or_update_approle(
-        role_name=role,
-        token_policies=policies if policies is not None else [FLOWS_POLICY],
-        token_ttl=token_ttl,
-        token_max_ttl=token_max_ttl,
-        secret_id_ttl=secret_id_ttl,
-        token_type="service",  # service tokens can be renewed; batch tokens cannot
-        mount_point=mount,
-    )
-    response = client.auth.approle.read_role_id(role_name=role, mount_point=mount)
+    with vault_errors(f"auth/{mount}/role/{role}"):
+        client.auth.approle.create_or_update_approle(
+            role_name=role,
+            token_policies=policies if policies is not None else [role],
+            token_ttl=token_ttl,
+            token_max_ttl=token_max_ttl,
+            secret_id_ttl=secret_id_ttl,
+            token_type="service",  # service tokens can be renewed; batch tokens cannot
+            mount_point=mount,
+        )
+        response = client.auth.approle.read_role_id(role_name=role, mount_point=mount)
     return str(response["data"]["role_id"])
 
 
@@ -167,10 +233,11 @@ def issue_identity(
     ``POST: /auth/{mount}/role/{role}/secret-id``. Earlier secret ids stay valid until
     destroyed, so a rotation can roll out before the old id is revoked.
     """
-    if role_id is None:
-        read = client.auth.approle.read_role_id(role_name=role, mount_point=mount)
-        role_id = str(read["data"]["role_id"])
-    response = client.auth.approle.generate_secret_id(role_name=role, mount_point=mount)
+    with vault_errors(f"auth/{mount}/role/{role}/secret-id"):
+        if role_id is None:
+            read = client.auth.approle.read_role_id(role_name=role, mount_point=mount)
+            role_id = str(read["data"]["role_id"])
+        response = client.auth.approle.generate_secret_id(role_name=role, mount_point=mount)
     return AppRoleIdentity(
         role_id=role_id, secret_id=SecretStr(str(response["data"]["secret_id"])), mount=mount
     )
@@ -184,72 +251,32 @@ def set_up(
     approle_mount: str = DEFAULT_APPROLE_MOUNT,
     token_ttl: str = DEFAULT_TOKEN_TTL,
     token_max_ttl: str = DEFAULT_TOKEN_MAX_TTL,
-) -> str:
-    """Install the policies, enable AppRole and create the flows' role; return its role id.
+    routing: RoutingAccess | None = None,
+) -> Roles:
+    """Install the policies, enable AppRole, create the flows' and the routing role.
 
-    Idempotent: running it again updates the policies and the role in place.
+    Idempotent: running it again updates the policies and the roles in place.
     """
-    install_policies(client, mount=mount, base_path=base_path)
+    install_policies(client, mount=mount, base_path=base_path, routing=routing)
     enable_approle(client, mount=approle_mount)
-    return create_role(
-        client, mount=approle_mount, token_ttl=token_ttl, token_max_ttl=token_max_ttl
+    flows, routing_role = (
+        create_role(
+            client,
+            role=role,
+            mount=approle_mount,
+            token_ttl=token_ttl,
+            token_max_ttl=token_max_ttl,
+        )
+        for role in (FLOWS_ROLE, ROUTING_ROLE)
     )
+    return Roles(flows=flows, routing=routing_role)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``switchboard vault``: set up Vault with the admin token in ``VAULT_TOKEN``."""
-    parser = argparse.ArgumentParser(
-        prog="switchboard vault",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--mount", default=DEFAULT_MOUNT, help="KV v2 mount (default: %(default)s)")
-    parser.add_argument(
-        "--base-path", default=DEFAULT_BASE_PATH, help="base path (default: %(default)s)"
-    )
-    parser.add_argument("--approle-mount", default=DEFAULT_APPROLE_MOUNT, help="AppRole mount")
-    parser.add_argument("--token-ttl", default=DEFAULT_TOKEN_TTL, help="flows' token TTL")
-    parser.add_argument(
-        "--token-max-ttl", default=DEFAULT_TOKEN_MAX_TTL, help="flows' token max TTL"
-    )
-    parser.add_argument(
-        "--env-file",
-        type=Path,
-        help="issue a secret id and write it with the role id to this file (mode 0600)",
-    )
-    args = parser.parse_args(argv)
-    addr, token = os.environ.get("VAULT_ADDR"), os.environ.get("VAULT_TOKEN")
-    if not addr or not token:
-        print("error: set VAULT_ADDR and VAULT_TOKEN (an admin token) first", file=sys.stderr)
-        return 2
-    client = hvac.Client(url=addr, token=token, namespace=os.environ.get("VAULT_NAMESPACE"))
-    try:
-        role_id = set_up(
-            client,
-            mount=args.mount,
-            base_path=args.base_path,
-            approle_mount=args.approle_mount,
-            token_ttl=args.token_ttl,
-            token_max_ttl=args.token_max_ttl,
-        )
-        print(f"policies {FLOWS_POLICY}, {CONSUMER_POLICY} installed; role {FLOWS_ROLE} ready")
-        print(f"role id: {role_id}")
-        if args.env_file is None:
-            print(
-                "no secret id issued; pass --env-file PATH to issue one into that file (mode 0600)"
-            )
-            return 0
-        identity = issue_identity(client, mount=args.approle_mount, role_id=role_id)
-        identity.write_env_file(args.env_file)
-    except hvac.exceptions.VaultError as exc:
-        detail = " ".join(str(exc).replace("*", "").split())  # hvac's message spans lines
-        print(f"error: Vault refused ({type(exc).__name__}): {detail}", file=sys.stderr)
-        return 1
-    except requests.RequestException as exc:
-        print(f"error: cannot reach Vault at {addr} ({type(exc).__name__})", file=sys.stderr)
-        return 1
-    print(f"new secret id written with the role id to {args.env_file} (mode 0600)")
-    return 0
+    """``switchboard vault``: see ``switchboard._admin_cli``."""
+    from switchboard._admin_cli import run
+
+    return run(argv)
 
 
 if __name__ == "__main__":

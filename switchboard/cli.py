@@ -52,7 +52,8 @@ DELEGATED: dict[str, Delegated] = {
         run="run_ingest",
     ),
     "vault": Delegated(
-        "switchboard.admin", "set up Vault: policies and the flows' AppRole identity"
+        "switchboard.admin",
+        "set up Vault: policies, the flows' and the ingress's AppRole identities",
     ),
 }
 """Subcommands owned by other parts of Switchboard; add one here to extend the CLI."""

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
-from switchboard import admin
+from switchboard import admin, policies
 from switchboard._exceptions import VaultPermissionDenied
 from switchboard._models import ClientDefinition, OAuth1Keys
 from switchboard._settings import TokenSettings, VaultSettings
@@ -75,11 +75,63 @@ def test_flows_identity_works_inside_its_policy(
     assert read(f"{BASE}/{name}/client")["client_id"] == "cid"
     assert read(f"{BASE}/{name}/seed")["refresh_token"] == "seed"
     assert read(f"switchboard/oauth1/{name}")["token"] == "t"
-    for leaf in ("token", "health", "lock"):
+    for leaf in ("token", "refresh", "health"):
         kv.create_or_update_secret(path=f"{BASE}/{name}/{leaf}", secret={"x": "1"}, cas=0)
         kv.create_or_update_secret(path=f"{BASE}/{name}/{leaf}", secret={"x": "2"}, cas=1)
         assert read(f"{BASE}/{name}/{leaf}") == {"x": "2"}
+        assert kv.read_secret_metadata(path=f"{BASE}/{name}/{leaf}")["data"]["current_version"] == 2
     assert f"{name}/" in kv.list_secrets(path=BASE)["data"]["keys"]
+
+
+def _patch_seed_metadata(client: hvac.Client, name: str, body: dict[str, object]) -> None:
+    """``PATCH .../metadata/.../seed`` as the token half marks a seed version consumed."""
+    client.adapter.request(
+        "PATCH",
+        f"/v1/secret/metadata/{BASE}/{name}/seed",
+        json=body,
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+
+
+def test_flows_mark_a_seed_consumed_in_its_custom_metadata_only(
+    openbao: ManagedProcess,
+    vault_root: hvac.Client,
+    flows_identity: admin.AppRoleIdentity,
+    operator_wrote: str,
+) -> None:
+    client = _login(openbao, flows_identity)
+    name = operator_wrote
+
+    _patch_seed_metadata(client, name, {"custom_metadata": {"consumed": "1"}})
+
+    seed = vault_root.secrets.kv.v2.read_secret_metadata(path=f"{BASE}/{name}/seed")["data"]
+    assert seed["custom_metadata"] == {"consumed": "1"}
+    with pytest.raises(hvac.exceptions.Forbidden):  # nothing but custom_metadata
+        _patch_seed_metadata(client, name, {"max_versions": 1})
+    with pytest.raises(hvac.exceptions.Forbidden):  # nor the metadata of any other record
+        client.adapter.request(
+            "PATCH",
+            f"/v1/secret/metadata/{BASE}/{name}/client",
+            json={"custom_metadata": {"consumed": "1"}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+
+
+def test_flows_read_the_version_of_a_soft_deleted_record(
+    openbao: ManagedProcess,
+    vault_root: hvac.Client,
+    flows_identity: admin.AppRoleIdentity,
+    operator_wrote: str,
+) -> None:
+    path = f"{BASE}/{operator_wrote}/token"
+    vault_root.secrets.kv.v2.create_or_update_secret(path=path, secret={"x": "1"})
+    vault_root.secrets.kv.v2.delete_latest_version_of_secret(path=path)
+    client = _login(openbao, flows_identity)
+
+    assert client.secrets.kv.v2.read_secret_metadata(path=path)["data"]["current_version"] == 1
+    client.secrets.kv.v2.create_or_update_secret(path=path, secret={"x": "2"}, cas=1)
+    with pytest.raises(hvac.exceptions.Forbidden):  # records are replaced, never removed
+        client.secrets.kv.v2.delete_latest_version_of_secret(path=path)
 
 
 def test_flows_token_is_short_lived_and_renewable(
@@ -100,6 +152,9 @@ def test_flows_token_is_short_lived_and_renewable(
         ("write", "{base}/{name}/client"),  # operators own client definitions
         ("write", "{base}/{name}/seed"),
         ("write", "switchboard/oauth1/{name}"),
+        ("write", "{base}/{name}/lock"),  # the old lease record is gone from the layout
+        ("read", "{base}/{name}/lock"),
+        ("read", "{base}/{name}/anything-else"),
         ("read", "elsewhere/{name}"),  # nothing outside the base path
         ("read", "switchboard/other/{name}"),
     ],
@@ -134,9 +189,11 @@ def test_consumer_reads_tokens_only(
 
     token = consumer.secrets.kv.v2.read_secret_version(path=f"{BASE}/{name}/token")
     assert token["data"]["data"]["access_token"] == "at"
-    for leaf in ("client", "seed", "health"):
+    for leaf in ("client", "seed", "refresh", "health"):
         with pytest.raises(hvac.exceptions.Forbidden):
             consumer.secrets.kv.v2.read_secret_version(path=f"{BASE}/{name}/{leaf}")
+        with pytest.raises(hvac.exceptions.Forbidden):
+            consumer.secrets.kv.v2.read_secret_metadata(path=f"{BASE}/{name}/{leaf}")
     with pytest.raises(hvac.exceptions.Forbidden):
         consumer.secrets.kv.v2.create_or_update_secret(path=f"{BASE}/{name}/token", secret={})
     with pytest.raises(hvac.exceptions.Forbidden):
@@ -144,9 +201,10 @@ def test_consumer_reads_tokens_only(
 
 
 def test_render_policy_follows_mount_and_base_path() -> None:
-    text = admin.render_policy(admin.FLOWS_POLICY, mount="kv", base_path="/team/sb/")
+    text = policies.render(admin.FLOWS_POLICY, mount="kv", base_path="/team/sb/")
     assert 'path "kv/data/team/sb/credentials/+/client"' in text
     assert 'path "kv/metadata/team/sb/credentials/"' in text
+    assert 'path "kv/metadata/team/sb/credentials/+/seed"' in text
     assert "secret/" not in text
     assert 'path "auth/token/renew-self"' in text
 
@@ -174,7 +232,9 @@ def test_admin_command_is_idempotent_and_prints_no_secret(
 ) -> None:
     mount = f"approle-{unique_name}"
     assert admin.main(["--approle-mount", mount]) == 0
-    assert "no secret id issued" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no secret id issued" in out
+    assert "role switchboard-routing ready" in out
 
     env_file = tmp_path / "approle.env"
     assert admin.main(["--approle-mount", mount, "--env-file", str(env_file)]) == 0
@@ -284,4 +344,4 @@ def test_admin_command_without_admin_rights_fails_in_one_line(
 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("error: Vault refused (Forbidden)")
+    assert err[0].startswith("error: permission denied on sys/policy/switchboard-")
