@@ -173,6 +173,10 @@ def test_ids_as_numbers_become_strings() -> None:
         (routing_event("c", True), "events[0].routing.newSkillId"),
         (routing_event("c", 1.5), "events[0].routing.newSkillId"),
         (routing_event("c/../x", "1"), "events[0].general.convId"),
+        (routing_event("..", "1"), "events[0].general.convId"),
+        (routing_event(".", "1"), "events[0].general.convId"),
+        (routing_event("c", "1", dialog="..."), "events[0].general.dialogId"),
+        (routing_event("c", ".."), "events[0].routing.newSkillId"),
         (routing_event("ç", "1"), "events[0].general.convId"),
         ([routing_event("c", 1), "nope"], "events[1]"),
         (
@@ -185,6 +189,39 @@ def test_bad_events_name_the_field(payload, field) -> None:
     with pytest.raises(ValueError) as caught:
         parse_events(payload)
     assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_an_id_of_dots_is_named_as_such() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_events(routing_event("..", "1"))
+    assert str(caught.value) == "events[0].general.convId: an id may not be made of dots only"
+
+
+@pytest.mark.parametrize("conversation", ["..", ".", "...", "%2e%2e", "a.b"])
+async def test_no_conversation_id_can_move_the_messaging_url(lp_account, conversation) -> None:
+    """Ids the event model refuses still cannot change the path if they reach the client."""
+    async with LivePersonClient(lp_account.settings, tokens=lp_account.tokens) as client:
+        host = (await client.domains.get()).host("messagingRestApiDomain")
+        try:
+            await client.messaging.send_message(
+                host, conversation_id=conversation, dialog_id="d", text="Hi", request_id="r-dots"
+            )
+        except ValueError as exc:
+            assert "conversation_id" in str(exc) and set(conversation) == {"."}
+            return
+    [recorded] = lp_account.messages()  # one segment, whatever it held
+    assert recorded["conversation_id"] == conversation
+
+
+def test_each_id_is_one_quoted_path_segment() -> None:
+    from switchboard.liveperson._paths import account_path, segment
+
+    assert segment("a/b?c#d e", name="x") == "a%2Fb%3Fc%23d%20e"
+    assert segment("%2e%2e", name="x") == "%252e%252e"
+    for dots in ("", ".", "..", "...."):
+        with pytest.raises(ValueError, match="conversation_id"):
+            segment(dots, name="conversation_id")
+    assert account_path("/api", "1/..", "/x") == "/api/account/1%2F../x"
 
 
 def test_empty_and_oversized_batches_are_refused() -> None:

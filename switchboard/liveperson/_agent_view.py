@@ -7,6 +7,7 @@ from typing import Any
 
 from switchboard.liveperson._adapter import AccountApi, json_body, missing
 from switchboard.liveperson._models import AgentStatus, AgentStatusPage
+from switchboard.liveperson._paths import account_path
 
 __all__ = ["MAX_PAGE_SIZE", "AgentView"]
 
@@ -31,7 +32,7 @@ class AgentView(AccountApi):
         response = await self._request(
             "POST",
             host,
-            f"/messaging_history/api/account/{self._account_id}/agent-view/status",
+            account_path("/messaging_history/api", self._account_id, "/agent-view/status"),
             params={"offset": offset, "limit": limit},
             json={"skillIds": list(skill_ids)},
         )

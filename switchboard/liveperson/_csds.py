@@ -8,6 +8,7 @@ from typing import Any
 
 from switchboard.liveperson._adapter import Adapter, json_body, missing
 from switchboard.liveperson._models import Domains
+from switchboard.liveperson._paths import account_path
 
 __all__ = ["Csds", "DomainCache"]
 
@@ -27,7 +28,7 @@ class Csds:
 
     async def list_base_uris(self) -> Domains:
         """GET: /api/account/{accountId}/service/baseURI.json?version=1.0"""
-        url = f"{self._base_url}/api/account/{self._account_id}/service/baseURI.json"
+        url = self._base_url + account_path("/api", self._account_id, "/service/baseURI.json")
         response = await self._adapter.request(
             "GET", url, service=self.service, params={"version": "1.0"}
         )

@@ -1,8 +1,9 @@
 """LivePerson's "Messaging Conversation Routing" event, validated.
 
 LivePerson documents the ids as strings but sends numbers too; both become strings here.
-Ids go into URL paths, so they are limited to a safe alphabet: anything else is rejected
-with an error that names the field (``events[3].routing.newSkillId: ...``).
+Ids go into URL paths, so they are limited to a safe alphabet and may not be only dots
+(``..`` would be a path step): anything else is rejected with an error that names the field
+(``events[3].routing.newSkillId: ...``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,6 +23,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "DOTS_ONLY",
     "General",
     "Routing",
     "RoutingEvent",
@@ -39,16 +42,30 @@ def _id_to_str(value: Any) -> Any:
     return value
 
 
+def _not_only_dots(value: str) -> str:
+    """``.`` and ``..`` are path steps, not names: in a URL they would move the request."""
+    if not value.strip("."):
+        raise ValueError(DOTS_ONLY)
+    return value
+
+
+DOTS_ONLY = "an id may not be made of dots only"
 _ID_PATTERN = r"^[A-Za-z0-9._:~-]+$"
 LivePersonId = Annotated[
     str,
     BeforeValidator(_id_to_str),
     StringConstraints(strict=True, pattern=_ID_PATTERN, max_length=MAX_ID_LENGTH),
+    AfterValidator(_not_only_dots),
     # the parameter schema (UI form, enforced deployment parameters) takes numbers too
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "pattern": _ID_PATTERN, "maxLength": MAX_ID_LENGTH},
+                {
+                    "type": "string",
+                    "pattern": _ID_PATTERN,
+                    "maxLength": MAX_ID_LENGTH,
+                    "not": {"pattern": r"^\.+$"},
+                },
                 {"type": "integer"},
             ]
         }
@@ -162,7 +179,7 @@ def describe_validation_error(exc: ValidationError, *, prefix: str = "events") -
     for part in first["loc"]:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     extra = f" ({exc.error_count()} errors in all)" if exc.error_count() > 1 else ""
-    message = str(first["msg"])
+    message = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "string_pattern_mismatch":
         message = f"ids may contain only letters, digits and . _ : ~ - (at most {MAX_ID_LENGTH})"
     return f"{path}: {message}{extra}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx2
 
 from switchboard.liveperson._adapter import AccountApi, Adapter, json_body, missing
 from switchboard.liveperson._models import SentMessage
+from switchboard.liveperson._paths import segment
 
 __all__ = ["Messaging"]
 
@@ -47,8 +47,8 @@ class Messaging(AccountApi):
         message's id instead of a second message.
         """
         path = self._path_template.format(
-            account_id=quote(self._account_id, safe=""),
-            conversation_id=quote(conversation_id, safe=""),
+            account_id=segment(self._account_id, name="account_id"),
+            conversation_id=segment(conversation_id, name="conversation_id"),
         )
         response = await self._request(
             "POST",

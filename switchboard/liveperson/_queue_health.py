@@ -9,6 +9,7 @@ import httpx2
 
 from switchboard.liveperson._adapter import AccountApi, Adapter, json_body, missing
 from switchboard.liveperson._models import SkillWait
+from switchboard.liveperson._paths import account_path
 
 __all__ = ["QueueHealth"]
 
@@ -58,7 +59,7 @@ class QueueHealth(AccountApi):
             params["fromMillis"] = from_millis
         if version == 2 and to_millis is not None:
             params["toMillis"] = to_millis
-        path = f"/operations/api/account/{self._account_id}/msgqueuehealth/current/"
+        path = account_path("/operations/api", self._account_id, "/msgqueuehealth/current/")
         response = await self._request("GET", host, path, auth=auth, params=params)
         return _waits(json_body(response, service=self.service))
 

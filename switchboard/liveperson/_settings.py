@@ -7,9 +7,16 @@ a skill without an entry uses the defaults.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -28,6 +35,16 @@ DEFAULT_BUSY_MESSAGE = "We are currently busy. We'll get back to you in {minutes
 DEFAULT_MESSAGING_PATH = (
     "/messaging/api/account/{account_id}/conversations/{conversation_id}/messages"
 )
+
+
+def _version_from_text(value: Any) -> Any:
+    """``"1"`` from the environment is the number 1 (a ``Literal[1, 2]`` takes no strings)."""
+    if isinstance(value, str) and value.strip() in ("1", "2"):
+        return int(value)
+    return value
+
+
+QueueHealthVersion = Annotated[Literal[1, 2], BeforeValidator(_version_from_text)]
 
 
 class SkillRule(BaseModel):
@@ -67,7 +84,10 @@ class LivePersonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_LP_", env_file=".env", extra="ignore")
 
     account_id: str = Field(
-        min_length=1, description="LivePerson account (site) id, also the Brand-ID."
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:~-]+$",
+        description="LivePerson account (site) id, also the Brand-ID.",
     )
     csds_host: str = Field(
         default="api.liveperson.net",
@@ -78,7 +98,7 @@ class LivePersonSettings(BaseSettings):
         default="https",
         description="URL scheme for every LivePerson call (http only for the sandbox).",
     )
-    queue_health_version: Literal[1, 2] = Field(
+    queue_health_version: QueueHealthVersion = Field(
         default=2,
         description="Queue health API version: 2 uses the OAuth 2 bearer, 1 the OAuth 1 API keys.",
     )
@@ -117,6 +137,13 @@ class LivePersonSettings(BaseSettings):
     queue_health_window_seconds: int = Field(
         default=300, gt=0, description="v2 fromMillis..toMillis window ending now."
     )
+
+    @field_validator("account_id")
+    @classmethod
+    def _one_segment(cls, value: str) -> str:
+        if not value.strip("."):
+            raise ValueError("an account id may not be made of dots only")
+        return value
 
     @model_validator(mode="after")
     def _has_credentials(self) -> LivePersonSettings:
