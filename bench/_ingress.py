@@ -7,8 +7,11 @@ Comparing the two isolates what the flow runs cost.
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Sequence
+
+from pydantic import SecretStr
 
 from bench._servers import BenchServers
 from sandbox.servers import ManagedProcess, free_port, ready, spawn
@@ -17,12 +20,15 @@ from scripts.deploy import ROOT
 __all__ = [
     "INGRESS_COMMAND",
     "PLAIN_INGRESS_COMMAND",
+    "WEBHOOK_SECRET",
     "account_env",
     "start_ingress",
 ]
 
 INGRESS_COMMAND = (sys.executable, "-m", "switchboard.ingress")
 PLAIN_INGRESS_COMMAND = (sys.executable, "-m", "bench._plain_ingress")
+WEBHOOK_SECRET = SecretStr("sbx-webhook-" + secrets.token_urlsafe(24))
+"""The bench's ingresses take only requests signed with this (the load generator signs)."""
 
 
 def account_env(
@@ -55,6 +61,7 @@ def start_ingress(
         bearer_credential,
         SWITCHBOARD_INGRESS_HOST="127.0.0.1",
         SWITCHBOARD_INGRESS_PORT=str(port),
+        SWITCHBOARD_INGRESS_WEBHOOK_SECRET=WEBHOOK_SECRET.get_secret_value(),
         **(extra_env or {}),
     )
     log_path = servers.workdir / f"{name}.log"

@@ -3,7 +3,8 @@
 A hand-rolled keep-alive client on asyncio streams costs far less CPU than a full HTTP library,
 which matters when the generator shares two cores with what it measures. Two modes:
 open loop (events sent at a fixed rate whatever the answers) for latency, and closed loop
-(``concurrency`` requests always outstanding) for throughput.
+(``concurrency`` requests always outstanding) for throughput. Every request is signed as the
+ingress requires (``bench._ingress.WEBHOOK_SECRET``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from bench._ingress import WEBHOOK_SECRET
+from switchboard.ingress import signed_headers
 
 __all__ = ["Sent", "offer_closed_loop", "offer_open_loop"]
 
@@ -51,8 +55,11 @@ class _Connection:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
+        signature = "".join(
+            f"{name}: {value}\r\n" for name, value in signed_headers(WEBHOOK_SECRET, body).items()
+        )  # signed at send time, so a retry carries a fresh timestamp
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{signature}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)

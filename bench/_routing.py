@@ -19,7 +19,7 @@ from typing import Any
 import httpx2
 from pydantic import SecretStr
 
-from bench._ingress import INGRESS_COMMAND, PLAIN_INGRESS_COMMAND, start_ingress
+from bench._ingress import INGRESS_COMMAND, PLAIN_INGRESS_COMMAND, WEBHOOK_SECRET, start_ingress
 from bench._loadgen import Sent, offer_closed_loop, offer_open_loop
 from bench._measure import PeakMemory, VaultAudit, cpu_seconds, median, summarize
 from bench._raw_routing import route_raw
@@ -306,7 +306,11 @@ def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory
         f"SWITCHBOARD_INGRESS_{k.upper()}": v for k, v in config.ingress_settings.items()
     }
     effective = IngressSettings.model_validate(
-        {**IngressSettings.model_construct().model_dump(), **config.ingress_settings}
+        {
+            **IngressSettings.model_construct().model_dump(),
+            "webhook_secret": WEBHOOK_SECRET,
+            **config.ingress_settings,
+        }
     )
     results: dict[str, Any] = {
         "sizes": {},

@@ -11,8 +11,19 @@ from switchboard.ingress._serve import (
     run_ingest,
 )
 from switchboard.ingress._settings import IngressSettings
+from switchboard.ingress._signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    BadSignature,
+    sign,
+    signed_headers,
+    verify,
+)
 
 __all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "BadSignature",
     "BatchHandler",
     "Batcher",
     "IngressSettings",
@@ -22,4 +33,7 @@ __all__ = [
     "flow_handler",
     "prefect_clients",
     "run_ingest",
+    "sign",
+    "signed_headers",
+    "verify",
 ]

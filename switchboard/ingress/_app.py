@@ -3,11 +3,14 @@
 A request is answered only after its events' batch ran (decision made, message sent or none
 needed); a failure answers 503 so LivePerson retries, and a crash leaves unacknowledged events to
 those retries. Bad input is a 4xx naming the field, and nothing of that request is routed.
+Only signed requests are read past their body (401 otherwise), bodies are read under byte caps
+and dropped once parsed, and 503 answers name a failure's class, never an address or a path.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
@@ -17,9 +20,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from switchboard._exceptions import SwitchboardError
+from switchboard._exceptions import SwitchboardError, UpstreamError
 from switchboard.ingress._batcher import Batcher, Overloaded
+from switchboard.ingress._limits import Busy, RequestLimits, TooLarge
 from switchboard.ingress._settings import IngressSettings
+from switchboard.ingress._signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from switchboard.liveperson import RoutingEvent, TooManyEvents, parse_events
 from switchboard.routing import Decision
 
@@ -27,10 +32,32 @@ __all__ = ["BatchHandler", "create_app"]
 
 BatchHandler = Callable[[list[RoutingEvent]], Awaitable[list[Decision]]]
 RETRY_AFTER_SECONDS = "1"
+logger = logging.getLogger("switchboard.ingress")
 
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _describe(exc: Exception, *, detail: bool = False) -> str:
+    """A failure for a 503 answer: class, service and status, never a host, path or URL.
+
+    ``detail`` adds the message (safe to log: it carries no secret by contract) for the log.
+    """
+    parts = [type(exc).__name__]
+    if isinstance(exc, UpstreamError):
+        parts += [f"service {exc.service}"] if exc.service else []
+        parts += [f"HTTP {exc.status}"] if exc.status else []
+    described = ", ".join(parts)
+    if detail and isinstance(exc, SwitchboardError):
+        described += f": {exc}"
+    return described
 
 
 def create_app(
@@ -53,37 +80,76 @@ def create_app(
         max_queued=settings.max_queued_events,
     )
 
+    limits = RequestLimits(
+        max_requests=settings.max_concurrent_requests,
+        max_body_bytes=settings.max_body_bytes,
+        max_buffered_bytes=settings.max_buffered_bytes,
+    )
     too_large = f"body: larger than {settings.max_body_bytes} bytes; send fewer events"
+    retry = {"Retry-After": RETRY_AFTER_SECONDS}
 
-    async def post_events(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            return _error(413, too_large)  # refused before reading the body
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            return _error(413, too_large)
+    def authenticate(request: Request, body: bytes) -> None:
+        if settings.webhook_secret is None:
+            return  # allow_unsigned, loopback only (IngressSettings)
+        verify(
+            settings.webhook_secret,
+            body,
+            request.headers.get(SIGNATURE_HEADER),
+            request.headers.get(TIMESTAMP_HEADER),
+            max_age=settings.signature_max_age_seconds,
+        )
+
+    def parse(body: bytes) -> list[RoutingEvent]:
+        """Events from the raw body; the body and the decoded JSON die with this frame."""
         try:
             payload: Any = json.loads(body)
+        except RecursionError:
+            raise _BadRequest(400, "body: JSON nested too deeply") from None
         except (ValueError, UnicodeDecodeError):
-            return _error(400, "body: not JSON; send a routing event or a list of them")
+            raise _BadRequest(
+                400, "body: not JSON; send a routing event or a list of them"
+            ) from None
         if isinstance(payload, dict) and "events" in payload and "general" not in payload:
             payload = payload["events"]  # the event trigger's {"events": [...]} form
         try:
-            events = parse_events(payload, max_events=settings.max_events_per_request)
+            return parse_events(payload, max_events=settings.max_events_per_request)
         except TooManyEvents as exc:
-            return _error(413, str(exc))
+            raise _BadRequest(413, str(exc)) from None
+        except RecursionError:
+            raise _BadRequest(400, "body: JSON nested too deeply") from None
         except ValueError as exc:
-            return _error(422, str(exc))
+            raise _BadRequest(422, str(exc)) from None
+
+    async def read_events(request: Request) -> list[RoutingEvent]:
+        limits.check_declared(request.headers.get("content-length"))
+        with limits.body() as reader:
+            body = await reader.read(request)
+            authenticate(request, body)
+            return parse(body)
+
+    async def post_events(request: Request) -> Response:
+        try:
+            with limits.admit():
+                try:
+                    events = await read_events(request)
+                except TooLarge:  # close: the rest of the body is never read
+                    return _error(413, too_large, Connection="close")
+                except BadSignature as exc:
+                    return _error(401, str(exc), **{"WWW-Authenticate": "HMAC-SHA256"})
+                except _BadRequest as exc:
+                    return _error(exc.status, exc.message)
+                return await route(events)
+        except Busy as exc:
+            return _error(503, f"overloaded: {exc}", Connection="close", **retry)
+
+    async def route(events: list[RoutingEvent]) -> Response:
         try:
             decisions = await batcher.submit(events)
         except Overloaded as exc:
-            return _error(503, f"overloaded: {exc}", **{"Retry-After": RETRY_AFTER_SECONDS})
-        except SwitchboardError as exc:  # messages carry no secrets by contract
-            return _error(503, f"routing failed: {exc}", **{"Retry-After": RETRY_AFTER_SECONDS})
+            return _error(503, f"overloaded: {exc}", **retry)
         except Exception as exc:
-            return _error(
-                503, f"routing failed: {type(exc).__name__}", **{"Retry-After": RETRY_AFTER_SECONDS}
-            )
+            logger.warning("A batch failed: %s", _describe(exc, detail=True))
+            return _error(503, f"routing failed: {_describe(exc)}; retry later", **retry)
         return JSONResponse({"decisions": [d.model_dump(mode="json") for d in decisions]})
 
     async def healthz(request: Request) -> Response:
