@@ -1,8 +1,9 @@
 """``make demo``: Switchboard end to end on this machine, from a fresh clone.
 
 Starts OpenBao (dev), the sandbox (OAuth 2 server + LivePerson simulator) and a Prefect server
-on SQLite under ``.state/prefect``; sets up the flows' AppRole; seeds Vault as an operator would;
-deploys ``prefect.yaml``; starts a worker and the ingress under the AppRole identity; then acquires
+on SQLite under ``.state/prefect``; sets up the flows' and the ingress's AppRoles; seeds Vault as
+an operator would; deploys ``prefect.yaml``; starts a worker under the flows' identity and the
+ingress under the routing identity (the LivePerson bearer's token, nothing else); then acquires
 and refreshes tokens, routes a batch of events through the ingress and one through the event
 trigger, and prints what happened. It keeps serving (schedules, UI, ingress) until Ctrl-C;
 ``DEMO_ONCE=1`` stops after the scenario.
@@ -45,13 +46,15 @@ from sandbox.servers import (
 )
 from scripts.deploy import POOL, ROOT, DeployError, deploy_all, prefect_api, prefect_cli
 from scripts.hygiene import scan_api, scan_paths
-from switchboard import admin
-from switchboard.ingress import signed_headers
+from switchboard import VaultSettings, admin
+from switchboard.vault import VaultSession
 
 __all__ = ["DemoConfig", "main"]
 
 ACCOUNT_ID = "demo-brand"
-BLOCK = "demo"  # the name of the demo's VaultConnection and LivePersonAccount documents
+BLOCK = "demo"  # the name of the demo's LivePersonAccount document
+ROUTING_BLOCK = "demo-routing"  # the VaultConnection with the ingress's routing identity
+BEARER = "liveperson"  # the LivePerson bearer credential: all the routing identity may read
 RUN_TIMEOUT_SECONDS = 180.0
 PORTS = {  # what, environment variable, default
     "prefect": ("Prefect server", "DEMO_PREFECT_PORT", 4200),
@@ -105,10 +108,8 @@ class Demo:
     children: list[ManagedProcess] = field(default_factory=list)
     flows_env: dict[str, str] = field(default_factory=dict)
     root_token: str = field(default_factory=lambda: "root-" + secrets.token_hex(16))
-    webhook_secret: SecretStr = field(
-        default_factory=lambda: SecretStr("sbx-webhook-" + secrets.token_urlsafe(24))
-    )
-    identity: admin.AppRoleIdentity | None = None
+    identity: admin.AppRoleIdentity | None = None  # the flows' (worker)
+    routing_identity: admin.AppRoleIdentity | None = None  # the ingress's
 
     @property
     def logs(self) -> Path:
@@ -171,10 +172,16 @@ class Demo:
             )
         )
 
-    def spawn(self, name: str, argv: list[str], ready_url: str | None = None) -> ManagedProcess:
-        """A child with the flows' environment (AppRole identity, no Vault root token)."""
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        ready_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ManagedProcess:
+        """A child with ``env``, by default the flows' (AppRole identity, no Vault root token)."""
         log_path = self.logs / f"{name}.log"
-        process = spawn(argv, log_path, base_env=self.flows_env, cwd=ROOT)
+        process = spawn(argv, log_path, base_env=self.flows_env if env is None else env, cwd=ROOT)
         child = ManagedProcess(name, process, ready_url or "", log_path)
         self.children.append(child)
         if ready_url:
@@ -191,14 +198,28 @@ class Demo:
     def root(self) -> hvac.Client:
         return hvac.Client(url=self.config.url("vault"), token=self.root_token)
 
+    def admin(self) -> hvac.Client:
+        """The operator's client for ``switchboard.admin``: the flows' Vault session, root token."""
+        settings = VaultSettings(addr=self.config.url("vault"), token=SecretStr(self.root_token))
+        session = VaultSession(settings)
+        session.login()
+        return session.client()
+
     def set_up_vault(self) -> None:
-        """Policies and AppRole; the flows' identity goes to a 0600 env file and the children."""
-        root = self.root()
-        role_id = admin.set_up(root)
-        identity = self.identity = admin.issue_identity(root, role_id=role_id)
-        env_file = self.config.state_dir / "approle.env"
-        identity.write_env_file(env_file)
-        self.say(f"AppRole {admin.FLOWS_ROLE} ready (role id {role_id}); identity in {env_file}")
+        """Policies and both AppRoles; each identity goes to a 0600 env file and its children."""
+        client = self.admin()
+        roles = admin.set_up(client, routing=admin.RoutingAccess(bearer_credential=BEARER))
+        identity = self.identity = admin.issue_identity(client, role_id=roles.flows)
+        self.routing_identity = admin.issue_identity(
+            client, role=admin.ROUTING_ROLE, role_id=roles.routing
+        )
+        state = self.config.state_dir
+        identity.write_env_file(state / "approle.env")
+        self.routing_identity.write_env_file(state / "routing.env")
+        self.say(
+            f"AppRoles {admin.FLOWS_ROLE} (worker) and {admin.ROUTING_ROLE} (ingress: reads "
+            f"{BEARER}'s token only) ready; identities in {state}/approle.env and routing.env"
+        )
         env = {k: v for k, v in os.environ.items() if k != "VAULT_TOKEN"}
         env.update(
             identity.as_env(),
@@ -207,10 +228,9 @@ class Demo:
             SWITCHBOARD_LP_ACCOUNT_ID=ACCOUNT_ID,
             SWITCHBOARD_LP_CSDS_HOST=f"127.0.0.1:{self.config.ports['sandbox']}",
             SWITCHBOARD_LP_SCHEME="http",
-            SWITCHBOARD_LP_BEARER_CREDENTIAL="liveperson",
+            SWITCHBOARD_LP_BEARER_CREDENTIAL=BEARER,
             SWITCHBOARD_LP_SKILL_RULES=json.dumps(SKILL_RULES),
             SWITCHBOARD_INGRESS_PORT=str(self.config.ports["ingress"]),
-            SWITCHBOARD_INGRESS_WEBHOOK_SECRET=self.webhook_secret.get_secret_value(),
             PREFECT_WORKER_QUERY_SECONDS="2",
         )
         self.flows_env = env
@@ -266,24 +286,22 @@ class Demo:
 
     def save_blocks(self) -> None:
         """Block documents for the ingress; the worker's flows fall back to the environment."""
-        from pydantic import SecretStr
-
         from blocks import LivePersonAccount, VaultConnection
         from switchboard.liveperson import SkillRule
 
-        assert self.identity is not None
+        assert self.routing_identity is not None
         VaultConnection(
             address=self.config.url("vault"),
             auth_method="approle",
-            role_id=SecretStr(self.identity.role_id),
-            secret_id=self.identity.secret_id,
-            approle_mount=self.identity.mount,
-        ).save(BLOCK, overwrite=True)
+            role_id=SecretStr(self.routing_identity.role_id),
+            secret_id=self.routing_identity.secret_id,
+            approle_mount=self.routing_identity.mount,
+        ).save(ROUTING_BLOCK, overwrite=True)
         LivePersonAccount(
             account_id=ACCOUNT_ID,
             csds_host=f"127.0.0.1:{self.config.ports['sandbox']}",
             scheme="http",
-            bearer_credential="liveperson",
+            bearer_credential=BEARER,
             skill_rules={skill: SkillRule(**rule) for skill, rule in SKILL_RULES.items()},
         ).save(BLOCK, overwrite=True)
 
@@ -291,13 +309,21 @@ class Demo:
         self.spawn("worker", [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL])
         self.say("worker started (process work pool)")
 
+    def ingress_env(self) -> dict[str, str]:
+        """The flows' environment with the routing identity in place of the flows' one."""
+        assert self.routing_identity is not None
+        return {**self.flows_env, **self.routing_identity.as_env()}
+
     def start_ingress(self) -> None:
         url = self.config.url("ingress")
         port = str(self.config.ports["ingress"])
         argv = [sys.executable, "-m", "switchboard.cli", "ingest", "--port", port]
-        argv += ["--account-block", BLOCK, "--vault-block", BLOCK]
-        self.spawn("ingress", argv, ready_url=f"{url}/healthz")
-        self.say(f"ingress (switchboard ingest, blocks {BLOCK!r}) listening on {url}/events")
+        argv += ["--account-block", BLOCK, "--vault-block", ROUTING_BLOCK]
+        self.spawn("ingress", argv, ready_url=f"{url}/healthz", env=self.ingress_env())
+        self.say(
+            f"ingress (switchboard ingest, blocks {BLOCK!r} and {ROUTING_BLOCK!r}, identity "
+            f"{admin.ROUTING_ROLE}) listening on {url}/events"
+        )
 
     def api(self) -> httpx2.Client:
         return prefect_api(self.api_url)
@@ -363,15 +389,8 @@ class Demo:
     def route_through_ingress(self) -> list[dict[str, Any]]:
         """A batch of routed conversations, one request, one flow run in the ingress."""
         events = [_routing_event(f"demo-{i}", skill) for i, skill in enumerate(SKILLS_OF_BATCH)]
-        body = json.dumps(events).encode()
         response = httpx2.post(
-            f"{self.config.url('ingress')}/events",
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                **signed_headers(self.webhook_secret, body),
-            },
-            timeout=RUN_TIMEOUT_SECONDS,
+            f"{self.config.url('ingress')}/events", json=events, timeout=RUN_TIMEOUT_SECONDS
         )
         if response.status_code != 200:
             raise DemoError(
