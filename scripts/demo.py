@@ -47,6 +47,7 @@ from sandbox.servers import (
 from scripts.deploy import POOL, ROOT, DeployError, deploy_all, prefect_api, prefect_cli
 from scripts.hygiene import scan_api, scan_paths
 from switchboard import VaultSettings, admin
+from switchboard.ingress import signed_headers
 from switchboard.vault import VaultSession
 
 __all__ = ["DemoConfig", "main"]
@@ -108,6 +109,9 @@ class Demo:
     children: list[ManagedProcess] = field(default_factory=list)
     flows_env: dict[str, str] = field(default_factory=dict)
     root_token: str = field(default_factory=lambda: "root-" + secrets.token_hex(16))
+    webhook_secret: SecretStr = field(
+        default_factory=lambda: SecretStr("sbx-webhook-" + secrets.token_urlsafe(24))
+    )
     identity: admin.AppRoleIdentity | None = None  # the flows' (worker)
     routing_identity: admin.AppRoleIdentity | None = None  # the ingress's
 
@@ -231,6 +235,7 @@ class Demo:
             SWITCHBOARD_LP_BEARER_CREDENTIAL=BEARER,
             SWITCHBOARD_LP_SKILL_RULES=json.dumps(SKILL_RULES),
             SWITCHBOARD_INGRESS_PORT=str(self.config.ports["ingress"]),
+            SWITCHBOARD_INGRESS_WEBHOOK_SECRET=self.webhook_secret.get_secret_value(),
             PREFECT_WORKER_QUERY_SECONDS="2",
         )
         self.flows_env = env
@@ -389,8 +394,15 @@ class Demo:
     def route_through_ingress(self) -> list[dict[str, Any]]:
         """A batch of routed conversations, one request, one flow run in the ingress."""
         events = [_routing_event(f"demo-{i}", skill) for i, skill in enumerate(SKILLS_OF_BATCH)]
+        body = json.dumps(events).encode()
         response = httpx2.post(
-            f"{self.config.url('ingress')}/events", json=events, timeout=RUN_TIMEOUT_SECONDS
+            f"{self.config.url('ingress')}/events",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                **signed_headers(self.webhook_secret, body),
+            },
+            timeout=RUN_TIMEOUT_SECONDS,
         )
         if response.status_code != 200:
             raise DemoError(
