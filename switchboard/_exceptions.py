@@ -10,7 +10,8 @@ SwitchboardError
 │   ├── VaultPermissionDenied   the policy does not allow the path
 │   ├── VaultNotFound           nothing stored at the path
 │   └── CASConflict             check-and-set lost: someone else wrote first
-├── LockBusy                    another process holds the credential's lock
+├── LockBusy                    another worker holds the claim on the credential's refresh token
+├── RefreshInDoubt              a claimed refresh never reported back: its token may be spent
 ├── TokenEndpointError          the OAuth 2 authorization server said no, or did not answer
 │   ├── TransientTokenError     network, timeout, 5xx, 429: retry with backoff
 │   ├── CredentialRevoked       invalid_grant: the refresh token is dead; a human re-seeds it
@@ -30,6 +31,7 @@ __all__ = [
     "CredentialRevoked",
     "LockBusy",
     "RateLimited",
+    "RefreshInDoubt",
     "SwitchboardError",
     "TokenEndpointError",
     "TransientTokenError",
@@ -79,7 +81,15 @@ class CASConflict(VaultError):
 
 
 class LockBusy(SwitchboardError):
-    """Another process holds the credential's refresh lock."""
+    """Another worker holds a live claim on the credential's refresh token."""
+
+
+class RefreshInDoubt(SwitchboardError):
+    """A worker claimed the refresh token, may have spent it, and never wrote the outcome.
+
+    Nobody spends that refresh token again automatically: the owner's host replays the answer
+    from its journal, or an operator resolves it (README, "Runbook: in_doubt").
+    """
 
 
 class TokenEndpointError(SwitchboardError):
@@ -104,7 +114,23 @@ class TokenEndpointError(SwitchboardError):
 
 
 class TransientTokenError(TokenEndpointError):
-    """Network failure, timeout, 5xx or 429: worth retrying later."""
+    """Network failure, timeout, 5xx or 429: worth retrying later.
+
+    ``maybe_processed`` is ``False`` only when the server cannot have acted on the request (no
+    connection, 429, 503): then a refresh token sent with it is certainly not spent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        maybe_processed: bool = True,
+    ) -> None:
+        super().__init__(message, error=error, status=status, retry_after=retry_after)
+        self.maybe_processed = maybe_processed
 
 
 class CredentialRevoked(TokenEndpointError):

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from switchboard._exceptions import ConfigurationError
+from switchboard._urls import check_token_url
 
 __all__ = [
     "AuthMethod",
@@ -21,8 +22,11 @@ __all__ = [
     "CredentialHealth",
     "GrantType",
     "HealthState",
+    "Intent",
+    "IntentPhase",
     "OAuth1Keys",
     "RefreshOutcome",
+    "RefreshRecord",
     "RefreshStatus",
     "StoredToken",
     "format_time",
@@ -32,8 +36,9 @@ __all__ = [
 
 GrantType = Literal["client_credentials", "refresh_token"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post"]
-HealthState = Literal["healthy", "expiring", "failing", "revoked", "misconfigured"]
+HealthState = Literal["healthy", "expiring", "failing", "revoked", "misconfigured", "in_doubt"]
 RefreshStatus = Literal["refreshed", "skipped", "adopted", "busy", "failed"]
+IntentPhase = Literal["claimed", "spending"]
 
 DEFAULT_LIFETIME_SECONDS = 3600
 
@@ -102,6 +107,8 @@ def _stored(value: Any) -> Any:
         return format_time(value)
     if isinstance(value, tuple):
         return [_stored(item) for item in value]
+    if isinstance(value, _VaultRecord):
+        return value.to_vault()
     return value
 
 
@@ -134,14 +141,13 @@ class ClientDefinition(_VaultRecord):
         return data
 
     @model_validator(mode="after")
-    def _url_is_http(self) -> ClientDefinition:
-        if not self.token_url.startswith(("https://", "http://")):
-            raise ValueError("`token_url` must start with https:// (or http:// on loopback)")
+    def _url_is_safe(self) -> ClientDefinition:
+        check_token_url(self.token_url)
         return self
 
 
 class StoredToken(_VaultRecord):
-    """A token as Switchboard stores it (``<base>/credentials/<name>/token``)."""
+    """What consumers read (``<base>/credentials/<name>/token``): never a refresh token."""
 
     _kind = "stored token"
 
@@ -151,13 +157,41 @@ class StoredToken(_VaultRecord):
     obtained_at: datetime
     refresh_after: datetime
     scope: str | None = None
-    refresh_token: SecretStr | None = None
-    seed_version: int | None = None
 
     def same_access_token(self, other: StoredToken | None) -> bool:
         return other is not None and (
             other.access_token.get_secret_value() == self.access_token.get_secret_value()
         )
+
+
+class Intent(_VaultRecord):
+    """A worker's claim on a credential's refresh token (part of ``RefreshRecord``).
+
+    ``claimed``: the worker holds the refresh token but no request that spends it is in
+    flight, so another worker may take the claim over (check-and-set fences the old owner).
+    ``spending``: a token request may have reached the provider; nobody else spends the
+    covered refresh token until the owner writes the outcome or an operator resolves it.
+    """
+
+    _kind = "refresh intent"
+
+    owner: str
+    phase: IntentPhase
+    at: datetime  # the owner's clock when it wrote this phase: for display and staleness only
+    over_version: int  # the refresh record's version the claim was written over
+    seed_version: int | None = None  # set when the claim spends a seed, not the stored token
+
+
+class RefreshRecord(_VaultRecord):
+    """The refresh token and its claim (``<base>/credentials/<name>/refresh``): flows only."""
+
+    _kind = "refresh record"
+
+    refresh_token: SecretStr | None = None
+    seed_version: int | None = None  # the seed this token family started from
+    issuer: str | None = None  # origin of the token_url that issued it (scheme://host:port)
+    obtained_at: datetime | None = None
+    intent: Intent | None = None
 
 
 class CredentialHealth(_VaultRecord):

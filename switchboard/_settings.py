@@ -8,6 +8,7 @@ Vault's own variables (``VAULT_ADDR``, ``VAULT_TOKEN``, ``VAULT_NAMESPACE``, ``V
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -30,6 +31,7 @@ DEFAULT_BASE_PATH = "switchboard"
 DEFAULT_APPROLE_MOUNT = "approle"
 
 _S = TypeVar("_S", bound=BaseSettings)
+_MAX_INLINE_WAIT_SECONDS = 30.0  # switchboard.refresh.MAX_INLINE_WAIT_SECONDS (no import cycle)
 
 
 class VaultSettings(BaseSettings):
@@ -112,10 +114,18 @@ class TokenSettings(BaseSettings):
         gt=0,
         description="Refresh idle refresh-token credentials at least this often.",
     )
-    lock_lease_seconds: float = Field(
-        default=60.0,
+    claim_stale_seconds: float = Field(
+        default=600.0,
         gt=0,
-        description="Lease of the per-credential refresh lock (renewed while held).",
+        description="A claim on a refresh token older than this (by the reader's clock) is "
+        "stale: taken over when nothing was in flight, else the credential is `in_doubt`. "
+        "Longer than a live claim can go without a write, plus the clock skew between hosts.",
+    )
+    rejected_refresh_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="A token an upstream rejected is refreshed again at most this often per "
+        "credential, and not at all while younger than this.",
     )
     max_concurrency: int = Field(
         default=8, gt=0, description="Credentials refreshed at once per run."
@@ -138,9 +148,29 @@ class TokenSettings(BaseSettings):
         description="How long a new token pair's Vault write is retried while Vault is down.",
     )
     journal_dir: Path = Field(
-        default=Path(".state/journal"),
-        description="Where a new token pair is written (mode 0600) before Vault has it.",
+        default_factory=lambda: _state_home() / "switchboard" / "journal",
+        description="Where a new token pair is written (mode 0600) before Vault has it; "
+        "keep it on persistent disk. Default: $XDG_STATE_HOME/switchboard/journal.",
     )
+
+    @model_validator(mode="after")
+    def _budgets_fit_the_claim(self) -> TokenSettings:
+        # a live owner writes its claim before each request and after the last one; between
+        # two writes it spends at most its requests, their waits and the Vault write retries
+        busiest = self.max_attempts * (self.http_timeout + _MAX_INLINE_WAIT_SECONDS)
+        if self.claim_stale_seconds <= busiest + self.vault_retry_seconds:
+            raise ValueError(
+                "SWITCHBOARD_TOKEN_CLAIM_STALE_SECONDS must exceed MAX_ATTEMPTS x "
+                f"(HTTP_TIMEOUT + {_MAX_INLINE_WAIT_SECONDS:g}) + VAULT_RETRY_SECONDS "
+                f"(= {busiest + self.vault_retry_seconds:g} s): raise it or lower those"
+            )
+        return self
+
+
+def _state_home() -> Path:
+    """``$XDG_STATE_HOME``, else ``~/.local/state`` (absolute: not wherever a process starts)."""
+    configured = os.environ.get("XDG_STATE_HOME")
+    return Path(configured) if configured else Path.home() / ".local" / "state"
 
 
 def load(settings_cls: type[_S]) -> _S:

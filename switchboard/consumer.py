@@ -1,9 +1,12 @@
-"""Access tokens for code that calls APIs: read from Vault once, cached until shortly before expiry.
+"""Access tokens for code that calls APIs: read from Vault, cached until the token is due.
 
-``get_access_token(name)`` reads ``<base>/credentials/<name>/token`` at most once per token
-lifetime per process. After an HTTP 401 call ``invalidate_access_token(name, token)``: the
-next get reads Vault again. When Vault still holds the rejected (or an almost expired) token
-and the cache was given a ``refresh`` callable, it asks for a refresh once and re-reads.
+``get_access_token(name)`` reads ``<base>/credentials/<name>/token`` at most once per refresh
+cycle per process: a token is cached until its ``refresh_after`` (a provider that rotates
+refresh tokens may kill the previous access token at once) or shortly before it expires. After
+an HTTP 401 or 403 call ``invalidate_access_token(name, token)``: the next get reads Vault
+again. The module-level helpers only read (the consumer policy allows nothing else); a cache
+built with ``AccessTokenCache.refreshing`` (the flows' identity) also asks for a rate-limited
+refresh when Vault still holds the rejected token.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ __all__ = [
 
 DEFAULT_MARGIN_SECONDS = 60.0
 """A cached token is used until this many seconds before it expires."""
+
+REJECTED_WAIT_SECONDS = 30.0
+"""How long a refreshing cache waits for a refresh another worker is running."""
 
 STALE_RETRY_SECONDS = 5.0
 """When Vault only has a stale token, keep it this long before reading again."""
@@ -75,7 +81,7 @@ class AccessTokenCache:
         *,
         margin_seconds: float = DEFAULT_MARGIN_SECONDS,
     ) -> AccessTokenCache:
-        """A cache that replaces a rejected or stale token with a forced single-flight refresh.
+        """A cache that replaces a rejected or stale token with a rate-limited forced refresh.
 
         For processes allowed to refresh (the flows' identity); consumers that may only read
         tokens use the plain constructor.
@@ -83,11 +89,12 @@ class AccessTokenCache:
         from switchboard.refresh import Refresher
 
         refresher = Refresher(store, settings)
-        wait = settings.lock_lease_seconds
         return cls(
             store,
             margin_seconds=margin_seconds,
-            refresh=lambda name: refresher.refresh_rejected(name, wait_seconds=wait),
+            refresh=lambda name: refresher.refresh_rejected(
+                name, wait_seconds=REJECTED_WAIT_SECONDS
+            ),
         )
 
     def _cached(self, name: str) -> SecretStr | None:
@@ -146,10 +153,15 @@ class AccessTokenCache:
                 f"(or `switchboard refresh {name}`)",
                 path=self.store.where(name, "token"),
             )
-        lifetime_left = (stored.expires_at - utcnow()).total_seconds() - self.margin_seconds
-        return _Entry(stored.access_token, stored.expires_at, time.monotonic() + lifetime_left)
+        now = utcnow()
+        usable_until = min(
+            (stored.expires_at - now).total_seconds() - self.margin_seconds,
+            (stored.refresh_after - now).total_seconds(),
+        )
+        return _Entry(stored.access_token, stored.expires_at, time.monotonic() + usable_until)
 
     def _unusable(self, name: str, entry: _Entry) -> bool:
+        """Rejected by an upstream, or due (then the refresh is late: read again soon)."""
         rejected = self._rejected.get(name)
         stale = entry.fresh_until <= time.monotonic()
         return stale or (rejected is not None and entry.token.get_secret_value() == rejected)
@@ -162,14 +174,13 @@ _default_guard = threading.Lock()
 def default_cache() -> AccessTokenCache:
     """The process-wide cache, built on first use from the environment's settings.
 
-    Its ``refresh`` runs a forced single-flight refresh, so a token an upstream rejected is
-    replaced even when the scheduled refresh has not come round yet.
+    It only reads Vault: a consumer's identity may read tokens and nothing else. Install a
+    ``AccessTokenCache.refreshing`` cache with ``set_default_cache`` to refresh on rejection.
     """
     global _default
     with _default_guard:
         if _default is None:
-            store = CredentialStore.from_settings(load(VaultSettings))
-            _default = AccessTokenCache.refreshing(store, load(TokenSettings))
+            _default = AccessTokenCache(CredentialStore.from_settings(load(VaultSettings)))
         return _default
 
 

@@ -43,8 +43,8 @@ def test_add_seed_refresh_list(
     assert f"{unique_name}: refreshed (state healthy" in out
     assert any(line.startswith(unique_name) and "healthy" in line for line in out.splitlines())
     assert "sbx-" not in out
-    token = credential_store.read_token(unique_name).token
-    assert token is not None and token.seed_version == 1
+    record = credential_store.read_refresh(unique_name).record
+    assert record is not None and record.seed_version == 1
 
 
 def test_client_secret_from_an_environment_variable(

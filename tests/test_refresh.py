@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +12,7 @@ from conftest import NewCredential, counters, ping, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
-from switchboard._models import StoredToken, utcnow
+from switchboard._models import RefreshRecord, StoredToken, utcnow
 from switchboard._settings import TokenSettings
 from switchboard.refresh import (
     PLAN_REUSE_SECONDS,
@@ -28,7 +26,7 @@ from switchboard.vault import CredentialStore
 
 @pytest.fixture
 def settings(tmp_path: Path) -> TokenSettings:
-    return TokenSettings(journal_dir=tmp_path / "journal", lock_lease_seconds=5)
+    return TokenSettings(journal_dir=tmp_path / "journal")
 
 
 @pytest.fixture
@@ -40,6 +38,12 @@ def stored(store: CredentialStore, name: str) -> StoredToken:
     token = store.read_token(name).token
     assert token is not None
     return token
+
+
+def refresh_record(store: CredentialStore, name: str) -> RefreshRecord:
+    record = store.read_refresh(name).record
+    assert record is not None
+    return record
 
 
 def test_client_credentials_acquire_then_skip(
@@ -62,15 +66,19 @@ def test_refresh_token_grant_seeds_then_rotates(
 ) -> None:
     name, client = new_credential("refresh_token")
     assert refresher.refresh(name).status == "refreshed"
-    first = stored(refresher.store, name)
+    first = refresh_record(refresher.store, name)
     assert first.seed_version == 1 and first.refresh_token is not None
     assert first.refresh_token.get_secret_value() != client["refresh_token"]
+    assert (
+        first.intent is None and first.issuer == "http://127.0.0.1:" + sandbox.url.rsplit(":", 1)[1]
+    )
+    assert "refresh_token" not in refresher.store.kv.read(refresher.store.path(name, "token")).data
     assert refresher.refresh(name, force=True).status == "refreshed"
-    second = stored(refresher.store, name)
+    second = refresh_record(refresher.store, name)
     assert second.refresh_token is not None
     assert second.refresh_token.get_secret_value() != first.refresh_token.get_secret_value()
     assert second.seed_version == 1  # the seed is used once
-    assert ping(sandbox, second.access_token) == 200
+    assert ping(sandbox, stored(refresher.store, name).access_token) == 200
 
 
 def test_due_after_refresh_after(refresher: Refresher, new_credential: NewCredential) -> None:
@@ -132,27 +140,6 @@ def test_refresh_due_plans_then_refreshes_the_due_ones_in_order(
     assert [o.name for o in outcomes] == names
     assert [o.status for o in outcomes] == ["refreshed"] * 2 + ["skipped"] + ["refreshed"] * 2
     assert all(stored(refresher.store, name) for name in names)
-
-
-def test_a_pair_waiting_in_the_journal_is_replayed_even_when_not_due(
-    refresher: Refresher, new_credential: NewCredential
-) -> None:
-    name, _ = new_credential()
-    refresher.refresh(name)
-    current = refresher.store.read_token(name)
-    assert current.token is not None
-    newer = current.token.model_copy(
-        update={
-            "access_token": SecretStr("sbx-journaled-access-token"),
-            "obtained_at": current.token.obtained_at + timedelta(seconds=1),
-        }
-    )
-    refresher.journal.record(name, newer, base_version=current.version)
-
-    [outcome] = refresher.refresh_due([name])
-    assert (outcome.status, outcome.replayed_journal) == ("skipped", True)
-    assert refresher.store.read_token(name).version == current.version + 1
-    assert not refresher.journal.has_pending(name)
 
 
 def test_jitter_spreads_refresh_after() -> None:
@@ -221,6 +208,8 @@ def test_transient_failure_keeps_the_refresh_token(
     assert outcome.attempts == 0 and outcome.error_class == "TransientTokenError"
     after = stored(refresher.store, name)
     assert after == before  # nothing deleted on a blip
+    record = refresh_record(refresher.store, name)
+    assert record.refresh_token is not None and record.intent is None  # the claim is released
     health = refresher.store.read_health(name)
     assert health is not None and health.consecutive_failures == 1
 
@@ -253,7 +242,7 @@ def test_invalid_grant_marks_revoked_until_reseeded(
     refresher.store.put_seed(name, SecretStr(fresh["refresh_token"]))
     recovered = refresher.refresh(name)
     assert (recovered.status, recovered.recovered) == ("refreshed", True)
-    assert stored(refresher.store, name).seed_version == 2
+    assert refresh_record(refresher.store, name).seed_version == 2
 
 
 def test_invalid_client_is_misconfigured(
@@ -283,29 +272,6 @@ def test_bad_definition_is_misconfigured(
         "ConfigurationError",
     )
     assert outcome.message is not None and "token_url" in outcome.message
-
-
-def test_invalid_grant_after_another_worker_stored_a_pair_is_adopted(
-    refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
-) -> None:
-    name, client = new_credential("refresh_token")
-    refresher.refresh(name)
-    token_fault(sandbox, client["client_id"], status=400, error="invalid_grant", latency=2)
-    result = []
-    worker = threading.Thread(target=lambda: result.append(refresher.refresh(name, force=True)))
-    worker.start()
-    deadline = time.monotonic() + 30
-    while not (lock := refresher.store.read_lock(name)) or not lock.data["owner"]:
-        assert time.monotonic() < deadline  # wait until the refresh holds the lock
-        time.sleep(0.05)
-    current = refresher.store.read_token(name)  # another worker (its lease lost) stores a pair
-    assert current.token is not None
-    theirs = current.token.model_copy(update={"obtained_at": utcnow()})
-    refresher.store.write_token(name, theirs, cas=current.version)
-    worker.join(timeout=30)
-    assert [outcome.status for outcome in result] == ["adopted"]
-    health = refresher.store.read_health(name)
-    assert health is not None and health.state == "healthy"  # not marked revoked
 
 
 def test_a_timeout_is_retried(

@@ -37,12 +37,8 @@ def stored_access_token(store: CredentialStore, name: str) -> SecretStr:
     return token.access_token
 
 
-def run_worker(name: str, journal: Path, *args: str, lease: float = 30) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "SWITCHBOARD_TOKEN_JOURNAL_DIR": str(journal),
-        "SWITCHBOARD_TOKEN_LOCK_LEASE_SECONDS": str(lease),
-    }
+def run_worker(name: str, journal: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "SWITCHBOARD_TOKEN_JOURNAL_DIR": str(journal)}
     return subprocess.Popen(
         [sys.executable, str(WORKER), name, *args], env=env, stdout=subprocess.PIPE, text=True
     )
@@ -91,20 +87,21 @@ def test_sigkill_between_token_response_and_vault_write(
     before = credential_store.read_token(name)
     reuse_before = reuse_detected(sandbox)
 
-    killed = run_worker(name, tmp_path, "--force", "--die-before-vault-write", lease=1)
+    killed = run_worker(name, tmp_path, "--force", "--die-before-vault-write")
     assert outcomes(killed) == [] and killed.returncode == -9
     assert credential_store.read_token(name).version == before.version  # Vault never saw it
     assert list(tmp_path.iterdir())  # but the journal did
+    record = credential_store.read_refresh(name).record
+    assert record is not None and record.intent is not None  # the dead run's claim
 
     rerun = outcomes(run_worker(name, tmp_path))
     assert [(o.status, o.replayed_journal) for o in rerun] == [("skipped", True)]
-    assert not list(tmp_path.glob("*.json"))
+    assert not list(tmp_path.glob("*.json*"))
     assert ping(sandbox, stored_access_token(credential_store, name)) == 200
+    health = credential_store.read_health(name)
+    assert health is not None and health.state == "healthy"
 
-    deadline = time.monotonic() + 30
-    while (outcome := refresher.refresh(name, force=True)).status == "busy":
-        assert time.monotonic() < deadline  # the dead process's lease runs out
-        time.sleep(0.2)
+    outcome = refresher.refresh(name, force=True)  # no lease to wait out: the claim is resolved
     assert outcome.status == "refreshed"
     assert ping(sandbox, stored_access_token(credential_store, name)) == 200
     assert reuse_detected(sandbox) == reuse_before
@@ -141,7 +138,7 @@ def test_vault_outage_during_refresh_loses_nothing(
         )
         register_credential(sandbox.url, store, unique_name, "refresh_token")
         journal = tmp_path / "journal"
-        refresher = Refresher(store, TokenSettings(journal_dir=journal, lock_lease_seconds=60))
+        refresher = Refresher(store, TokenSettings(journal_dir=journal))
         # a slow token endpoint gives us time to pull Vault away mid-refresh
         token_fault(sandbox, unique_name, latency=3)
 
@@ -149,7 +146,7 @@ def test_vault_outage_during_refresh_loses_nothing(
         worker = threading.Thread(target=lambda: result.append(refresher.refresh(unique_name)))
         worker.start()
         deadline = time.monotonic() + 30
-        while not (store.read_lock(unique_name) or {}):
+        while (claimed := store.read_refresh(unique_name).record) is None or not claimed.intent:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(0.5)  # the token request is in flight now
@@ -167,7 +164,8 @@ def test_vault_outage_during_refresh_loses_nothing(
         assert [r.status for r in result] == ["refreshed"]
         assert not list(journal.glob("*.json"))
         token = store.read_token(unique_name).token
-        assert token is not None and token.refresh_token is not None
+        record = store.read_refresh(unique_name).record
+        assert token is not None and record is not None and record.refresh_token is not None
         assert ping(sandbox, token.access_token) == 200
         assert refresher.refresh(unique_name, force=True).status == "refreshed"  # RT is live
     finally:

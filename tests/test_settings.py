@@ -60,7 +60,7 @@ def test_vault_settings_errors_name_the_variable(
     [
         ("SWITCHBOARD_TOKEN_MAX_CONCURRENCY", "0"),
         ("SWITCHBOARD_TOKEN_REFRESH_AT_FRACTION", "1.5"),
-        ("SWITCHBOARD_TOKEN_LOCK_LEASE_SECONDS", "soon"),
+        ("SWITCHBOARD_TOKEN_CLAIM_STALE_SECONDS", "soon"),
         ("SWITCHBOARD_TOKEN_VAULT_RETRY_SECONDS", "0"),
     ],
 )
@@ -146,8 +146,6 @@ def test_stored_token_round_trip_in_rfc3339_utc() -> None:
         expires_at=moment,
         obtained_at=moment,
         refresh_after=moment,
-        refresh_token=SecretStr("sbx-rt"),
-        seed_version=3,
     )
     data = token.to_vault()
     assert data["expires_at"] == "2026-01-02T03:04:05.678Z"

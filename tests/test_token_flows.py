@@ -18,6 +18,7 @@ from conftest import ping, register_credential, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
+from switchboard._models import utcnow
 from switchboard._settings import TokenSettings
 from switchboard.vault import CredentialStore
 
@@ -140,6 +141,11 @@ def test_acquire_token_and_recovery_event(
     client_id = block_store.read_client(name).client_id
     token_fault(sandbox, client_id, count=2, status=503)
     assert acquire_token(name, vault_block=vault_block, return_state=True).is_failed()
+    assert acquire_token(name, vault_block=vault_block).status == "skipped"  # backing off
+    health = block_store.read_health(name)
+    assert health is not None and health.next_attempt_at is not None
+    waited = health.model_copy(update={"next_attempt_at": utcnow()})  # the backoff has passed
+    block_store.write_health(name, waited)
     outcome = acquire_token(name, vault_block=vault_block)
     assert (outcome.status, outcome.recovered) == ("refreshed", True)
     token = block_store.read_token(name).token

@@ -64,7 +64,12 @@ def test_store_layout(
     assert raw["client_secrets"] == ["sbx-s1"] and raw["grant"] == "client_credentials"
     assert credential_store.read_client(unique_name) == definition
     seed = credential_store.read_seed(unique_name)
-    assert seed is not None and seed[0].get_secret_value() == "sbx-seed"
+    assert seed is not None and seed.refresh_token.get_secret_value() == "sbx-seed"
+    assert (seed.version, seed.consumed_version, seed.unspent) == (1, 0, True)
+    credential_store.mark_seed_consumed(unique_name, 1)
+    seed = credential_store.read_seed(unique_name)
+    assert seed is not None and not seed.unspent
+    assert "sbx-" not in repr(seed)
     assert credential_store.read_oauth1(unique_name).token_secret.get_secret_value() == "sbx-ts"
     assert unique_name in credential_store.list_credentials()
     assert credential_store.read_token(unique_name).version == 0

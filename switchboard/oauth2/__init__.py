@@ -2,16 +2,22 @@
 
 from switchboard.oauth2._endpoint import (
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_LIFETIME_SECONDS,
+    TokenAnswer,
     TokenEndpoint,
     TokenResponse,
     expires_in_seconds,
+    parse_token_answer,
 )
 from switchboard.oauth2._errors import classify_oauth_error
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
+    "MAX_LIFETIME_SECONDS",
+    "TokenAnswer",
     "TokenEndpoint",
     "TokenResponse",
     "classify_oauth_error",
     "expires_in_seconds",
+    "parse_token_answer",
 ]

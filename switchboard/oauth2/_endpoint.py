@@ -1,13 +1,16 @@
 """Ask an OAuth 2 token endpoint for a token (client credentials or refresh token grant).
 
 Built on authlib's httpx2 ``OAuth2Client``; this layer adds what a long-running token
-keeper needs: expiry from the local clock at request start, an error taxonomy (see
-``_errors``), and client secret rotation (on ``invalid_client`` the next secret of the
-ordered list is tried). No exception text carries a secret or a token.
+keeper needs: the raw answer handed back untouched (the caller makes it durable before
+anything can fail on it), expiry from the local clock at request start with absurd lifetimes
+clamped, an error taxonomy (see ``_errors``), and client secret rotation (on ``invalid_client``
+the next secret of the ordered list is tried). No exception text carries a secret, a token or
+a URL's userinfo or query.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,11 +26,36 @@ from switchboard._exceptions import (
 )
 from switchboard._http import parse_retry_after
 from switchboard._models import ClientDefinition, utcnow
+from switchboard._urls import redact_url
 from switchboard.oauth2._errors import classify_oauth_error
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "TokenEndpoint", "TokenResponse", "expires_in_seconds"]
+__all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "MAX_LIFETIME_SECONDS",
+    "TokenAnswer",
+    "TokenEndpoint",
+    "TokenResponse",
+    "expires_in_seconds",
+    "parse_token_answer",
+]
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+MAX_LIFETIME_SECONDS = 366 * 86_400
+"""A longer ``expires_in`` is clamped to this: it is a server bug, not a promise to rely on."""
+
+_UNPROCESSED_STATUSES = frozenset({429, 503})
+"""Answers that say the request was not acted on (RFC 6585 §4, RFC 9110 §15.6.4)."""
+
+
+@dataclass(frozen=True, repr=False)
+class TokenAnswer:
+    """A token endpoint's successful answer exactly as received, and when the request started."""
+
+    raw: dict[str, Any]
+    obtained_at: datetime
+
+    def __repr__(self) -> str:  # the raw answer holds tokens
+        return f"TokenAnswer(obtained_at={self.obtained_at.isoformat()}, keys={sorted(self.raw)})"
 
 
 @dataclass(frozen=True)
@@ -43,14 +71,17 @@ class TokenResponse:
 
 
 def expires_in_seconds(raw: Any, *, default: int) -> int:
-    """``expires_in`` in whole seconds; a numeric string is taken, anything else is ``default``."""
+    """``expires_in`` in whole seconds: a number or numeric string, clamped to
+    ``MAX_LIFETIME_SECONDS``; missing, non-finite, zero, negative or garbage is ``default``."""
     if isinstance(raw, bool) or raw is None:
         return default
     try:
-        seconds = int(float(raw))
+        seconds = float(raw)
     except (TypeError, ValueError):
         return default
-    return seconds if seconds > 0 else default
+    if not math.isfinite(seconds) or seconds < 1:
+        return default
+    return int(min(seconds, MAX_LIFETIME_SECONDS))
 
 
 class TokenEndpoint:
@@ -69,10 +100,11 @@ class TokenEndpoint:
 
     def request_token(
         self, definition: ClientDefinition, *, refresh_token: SecretStr | None = None
-    ) -> TokenResponse:
+    ) -> TokenAnswer:
         """``POST token_url`` with the definition's grant, trying each client secret in order.
 
         With ``refresh_token`` the refresh-token grant is used, otherwise client credentials.
+        The answer is returned unparsed: ``parse_token_answer`` turns it into a ``TokenResponse``.
         """
         last = len(definition.client_secrets) - 1
         for index, secret in enumerate(definition.client_secrets):
@@ -89,18 +121,19 @@ class TokenEndpoint:
         definition: ClientDefinition,
         secret: SecretStr,
         refresh_token: SecretStr | None,
-    ) -> TokenResponse:
-        url = definition.token_url
+    ) -> TokenAnswer:
+        url = redact_url(definition.token_url)
         started = utcnow()
         seen: dict[str, int] = {}
 
         def check_status(response: httpx2.Response) -> httpx2.Response:
-            seen["status"] = response.status_code
-            if response.status_code == 429 or response.status_code >= 500:
+            status = seen["status"] = response.status_code
+            if status == 429 or status >= 500:
                 raise TransientTokenError(
-                    f"token endpoint {url} answered HTTP {response.status_code}",
-                    status=response.status_code,
+                    f"token endpoint {url} answered HTTP {status}",
+                    status=status,
                     retry_after=parse_retry_after(response.headers.get("retry-after")),
+                    maybe_processed=status not in _UNPROCESSED_STATUSES,
                 )
             return response
 
@@ -119,18 +152,25 @@ class TokenEndpoint:
             client.register_compliance_hook("access_token_response", check_status)
             client.register_compliance_hook("refresh_token_response", check_status)
             if refresh_token is None:
-                raw = client.fetch_token(url, grant_type="client_credentials", **extra)
+                raw = client.fetch_token(
+                    definition.token_url, grant_type="client_credentials", **extra
+                )
             else:
                 raw = client.refresh_token(
-                    url, refresh_token=refresh_token.get_secret_value(), **extra
+                    definition.token_url, refresh_token=refresh_token.get_secret_value(), **extra
                 )
                 if raw.get("refresh_token") == refresh_token.get_secret_value():
                     raw.pop("refresh_token")  # not rotated: authlib copied ours back
         except OAuthError as exc:
             raise classify_oauth_error(str(exc.error), status=seen.get("status"), url=url) from None
-        except httpx2.TimeoutException:
+        except httpx2.ConnectError as exc:
             raise TransientTokenError(
-                f"token endpoint {url} did not answer within {self.timeout:g} s"
+                f"token endpoint {url} unreachable ({type(exc).__name__})", maybe_processed=False
+            ) from None
+        except httpx2.TimeoutException as exc:
+            raise TransientTokenError(
+                f"token endpoint {url} did not answer within {self.timeout:g} s",
+                maybe_processed=not isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout),
             ) from None
         except httpx2.HTTPStatusError as exc:  # a 4xx without a JSON body
             status = exc.response.status_code
@@ -149,19 +189,19 @@ class TokenEndpoint:
                 "not a token response",
                 status=seen.get("status"),
             ) from None
-        return _to_response(raw, definition, started, refresh_token)
+        return TokenAnswer(raw=dict(raw), obtained_at=started)
 
 
-def _to_response(
-    raw: dict[str, Any],
-    definition: ClientDefinition,
-    started: datetime,
-    refresh_token: SecretStr | None,
+def parse_token_answer(
+    answer: TokenAnswer, definition: ClientDefinition, *, spent: SecretStr | None
 ) -> TokenResponse:
+    """The token in ``answer``; ``spent`` is the refresh token the request spent (kept when the
+    server did not rotate it). ``TokenEndpointError`` when there is no usable access token."""
+    raw, started = answer.raw, answer.obtained_at
     access = raw.get("access_token")
     if not isinstance(access, str) or not access:
         raise TokenEndpointError(
-            f"token endpoint {definition.token_url} answered without an access_token"
+            f"token endpoint {redact_url(definition.token_url)} answered without an access_token"
         )
     lifetime = expires_in_seconds(
         raw.get("expires_in"), default=definition.default_lifetime_seconds
@@ -170,7 +210,7 @@ def _to_response(
     if isinstance(rotated, str) and rotated:
         new_refresh: SecretStr | None = SecretStr(rotated)
     else:
-        new_refresh = refresh_token  # the server kept the old one valid
+        new_refresh = spent  # the server kept the old one valid
     scope = raw.get("scope")
     return TokenResponse(
         access_token=SecretStr(access),

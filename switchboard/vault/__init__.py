@@ -1,19 +1,26 @@
-"""Vault access: an authenticated session, KV v2, the credential store and its lock."""
+"""Vault access: an authenticated session, KV v2 and the credential store."""
 
 from switchboard.vault._errors import vault_errors
-from switchboard.vault._kv import KV, Versioned
-from switchboard.vault._lock import CredentialLock, lock_owner_id
+from switchboard.vault._kv import KV, Current, Versioned
 from switchboard.vault._session import VaultSession, connect
-from switchboard.vault._store import CredentialStore, VersionedToken
+from switchboard.vault._store import (
+    SEED_CONSUMED_KEY,
+    CredentialStore,
+    Seed,
+    VersionedRefresh,
+    VersionedToken,
+)
 
 __all__ = [
     "KV",
-    "CredentialLock",
+    "SEED_CONSUMED_KEY",
     "CredentialStore",
+    "Current",
+    "Seed",
     "VaultSession",
     "Versioned",
+    "VersionedRefresh",
     "VersionedToken",
     "connect",
-    "lock_owner_id",
     "vault_errors",
 ]

@@ -2,28 +2,71 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import SecretStr
 
 from switchboard._exceptions import ConfigurationError
-from switchboard._models import ClientDefinition, CredentialHealth, OAuth1Keys, StoredToken
+from switchboard._models import (
+    ClientDefinition,
+    CredentialHealth,
+    OAuth1Keys,
+    RefreshRecord,
+    StoredToken,
+)
 from switchboard._settings import VaultSettings
-from switchboard.vault._kv import KV, Versioned
+from switchboard.vault._kv import KV
 from switchboard.vault._session import VaultSession, connect
 
-__all__ = ["CredentialStore", "VersionedToken"]
+__all__ = ["SEED_CONSUMED_KEY", "CredentialStore", "Seed", "VersionedRefresh", "VersionedToken"]
+
+SEED_CONSUMED_KEY = "switchboard_consumed_version"
+"""Custom metadata on ``.../seed``: the highest seed version ever spent. It lives on the seed's
+own key, so deleting the token or refresh record can never make a spent seed look new."""
 
 
+@dataclass(frozen=True, repr=False)
 class VersionedToken:
-    """A stored token and its KV v2 version (0: none stored yet, so ``cas=0`` creates)."""
+    """A stored token and the version a check-and-set write must name (0: the key never existed).
 
-    __slots__ = ("token", "version")
+    ``legacy_refresh`` is the refresh token (and seed version) of a record written before
+    refresh tokens moved to ``.../refresh``; the next refresh moves it.
+    """
 
-    def __init__(self, token: StoredToken | None, version: int) -> None:
-        self.token = token
-        self.version = version
+    token: StoredToken | None
+    version: int
+    legacy_refresh: tuple[SecretStr, int | None] | None = None
 
     def __repr__(self) -> str:
         return f"VersionedToken(version={self.version}, stored={self.token is not None})"
+
+
+@dataclass(frozen=True, repr=False)
+class VersionedRefresh:
+    """The refresh record and the version a check-and-set write must name."""
+
+    record: RefreshRecord | None
+    version: int
+
+    def __repr__(self) -> str:
+        intent = self.record.intent.phase if self.record and self.record.intent else None
+        return f"VersionedRefresh(version={self.version}, intent={intent})"
+
+
+@dataclass(frozen=True, repr=False)
+class Seed:
+    """The operator's seeded refresh token, its version and the highest version already spent."""
+
+    refresh_token: SecretStr
+    version: int
+    consumed_version: int
+
+    @property
+    def unspent(self) -> bool:
+        return self.version > self.consumed_version
+
+    def __repr__(self) -> str:
+        return f"Seed(version={self.version}, consumed_version={self.consumed_version})"
 
 
 class CredentialStore:
@@ -67,12 +110,21 @@ class CredentialStore:
     def put_client(self, name: str, definition: ClientDefinition) -> int:
         return self.kv.write(self.path(name, "client"), definition.to_vault())
 
-    def read_seed(self, name: str) -> tuple[SecretStr, int] | None:
-        """The operator's seeded refresh token and the KV version it was written at."""
-        found = self.kv.read_or_none(self.path(name, "seed"))
-        if found is None or not found.data.get("refresh_token"):
+    def read_seed(self, name: str) -> Seed | None:
+        """The operator's seeded refresh token, if one is stored."""
+        found = self.kv.read_current(self.path(name, "seed"))
+        if found.data is None or not found.data.get("refresh_token"):
             return None
-        return SecretStr(str(found.data["refresh_token"])), found.version
+        consumed = found.custom_metadata.get(SEED_CONSUMED_KEY, "0")
+        return Seed(
+            refresh_token=SecretStr(str(found.data["refresh_token"])),
+            version=found.version,
+            consumed_version=int(consumed) if consumed.isdigit() else 0,
+        )
+
+    def mark_seed_consumed(self, name: str, version: int) -> None:
+        """Record on the seed's own metadata that ``version`` is being spent (before it is)."""
+        self.kv.patch_custom_metadata(self.path(name, "seed"), {SEED_CONSUMED_KEY: str(version)})
 
     def put_seed(self, name: str, refresh_token: SecretStr) -> int:
         return self.kv.write(
@@ -80,16 +132,33 @@ class CredentialStore:
         )
 
     def read_token(self, name: str) -> VersionedToken:
-        found = self.kv.read_or_none(self.path(name, "token"))
-        if found is None:
-            return VersionedToken(None, 0)
-        return VersionedToken(
-            StoredToken.from_vault(found.data, path=self.where(name, "token")), found.version
-        )
+        found = self.kv.read_current(self.path(name, "token"))
+        if found.data is None:
+            return VersionedToken(None, found.version)
+        legacy = None
+        if found.data.get("refresh_token"):
+            seed_version = found.data.get("seed_version")
+            legacy = (
+                SecretStr(str(found.data["refresh_token"])),
+                int(seed_version) if isinstance(seed_version, int) else None,
+            )
+        token = StoredToken.from_vault(found.data, path=self.where(name, "token"))
+        return VersionedToken(token, found.version, legacy)
 
     def write_token(self, name: str, token: StoredToken, *, cas: int) -> int:
         """Write with check-and-set; ``CASConflict`` means another run wrote first."""
         return self.kv.write(self.path(name, "token"), token.to_vault(), cas=cas)
+
+    def read_refresh(self, name: str) -> VersionedRefresh:
+        found = self.kv.read_current(self.path(name, "refresh"))
+        if found.data is None:
+            return VersionedRefresh(None, found.version)
+        record = RefreshRecord.from_vault(found.data, path=self.where(name, "refresh"))
+        return VersionedRefresh(record, found.version)
+
+    def write_refresh(self, name: str, record: RefreshRecord, *, cas: int) -> int:
+        """Write with check-and-set: every change of a claim or a refresh token is fenced."""
+        return self.kv.write(self.path(name, "refresh"), record.to_vault(), cas=cas)
 
     def read_health(self, name: str) -> CredentialHealth | None:
         found = self.kv.read_or_none(self.path(name, "health"))
@@ -99,12 +168,6 @@ class CredentialStore:
 
     def write_health(self, name: str, health: CredentialHealth) -> int:
         return self.kv.write(self.path(name, "health"), health.to_vault())
-
-    def read_lock(self, name: str) -> Versioned | None:
-        return self.kv.read_or_none(self.path(name, "lock"))
-
-    def write_lock(self, name: str, data: dict[str, str], *, cas: int) -> int:
-        return self.kv.write(self.path(name, "lock"), data, cas=cas)
 
     def read_oauth1(self, name: str) -> OAuth1Keys:
         path = self._oauth1_path(name)

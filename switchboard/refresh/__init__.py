@@ -1,0 +1,34 @@
+"""Keeping credentials fresh: pure policy, the claim protocol and the ``Refresher``."""
+
+from switchboard.refresh._claim import Claim, owner_id
+from switchboard.refresh._policy import (
+    MAX_INLINE_WAIT_SECONDS,
+    ClaimVerdict,
+    backoff_seconds,
+    claim_verdict,
+    due_reason,
+    failure_state,
+    refresh_after,
+    run_backoff_seconds,
+)
+from switchboard.refresh._refresher import PLAN_REUSE_SECONDS, Plan, Refresher, journal_for
+from switchboard.refresh._snapshot import Snapshot, read_snapshot
+
+__all__ = [
+    "MAX_INLINE_WAIT_SECONDS",
+    "PLAN_REUSE_SECONDS",
+    "Claim",
+    "ClaimVerdict",
+    "Plan",
+    "Refresher",
+    "Snapshot",
+    "backoff_seconds",
+    "claim_verdict",
+    "due_reason",
+    "failure_state",
+    "journal_for",
+    "owner_id",
+    "read_snapshot",
+    "refresh_after",
+    "run_backoff_seconds",
+]

@@ -1,0 +1,137 @@
+"""The claim on a refresh token: the intent a worker records in Vault before spending it.
+
+Every change of ``<base>/credentials/<name>/refresh`` is a check-and-set write over the version
+last seen, so exactly one worker holds a claim, and a worker whose claim was taken over learns
+it at its next write, before it could send the refresh token again. There is no lease: a claim
+never lapses because time passed. A ``spending`` claim (a request that may reach the provider)
+is only ever resolved by its owner's answer (live, or replayed from its journal) or by an
+operator; see ``switchboard.refresh._policy.claim_verdict`` for what others may do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from switchboard._exceptions import CASConflict, LockBusy, VaultError, VaultUnavailable
+from switchboard._models import Intent, IntentPhase, RefreshRecord
+from switchboard.refresh._policy import backoff_seconds
+from switchboard.vault import CredentialStore
+
+__all__ = ["Claim", "owner_id", "write_refresh_fenced"]
+
+logger = logging.getLogger("switchboard.refresh")
+
+_VAULT_RETRY_CAP_SECONDS = 5.0
+
+
+def owner_id() -> str:
+    """``host:pid:random``: tells operators where a claim's journal is, unique per claim."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def write_refresh_fenced(
+    store: CredentialStore,
+    name: str,
+    record: RefreshRecord,
+    *,
+    cas: int,
+    retry_seconds: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Write ``record`` over version ``cas``, retrying while Vault is away for ``retry_seconds``.
+
+    A conflict whose winner wrote exactly ``record`` was our own write whose answer was lost.
+    """
+    deadline = time.monotonic() + retry_seconds
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return store.write_refresh(name, record, cas=cas)
+        except VaultUnavailable:
+            if time.monotonic() >= deadline:
+                raise
+            sleep(min(_VAULT_RETRY_CAP_SECONDS, backoff_seconds(attempt)))
+        except CASConflict:
+            current = store.read_refresh(name)
+            if current.record is not None and current.record.to_vault() == record.to_vault():
+                return current.version
+            raise
+
+
+class Claim:
+    """This worker's claim on ``name``'s refresh token, at refresh record version ``version``."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        name: str,
+        record: RefreshRecord,
+        version: int,
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.record = record
+        self.version = version
+        self.clock = clock
+
+    @property
+    def intent(self) -> Intent:
+        assert self.record.intent is not None
+        return self.record.intent
+
+    @classmethod
+    def take(
+        cls,
+        store: CredentialStore,
+        name: str,
+        base: RefreshRecord,
+        *,
+        over_version: int,
+        seed_version: int | None,
+        clock: Callable[[], datetime],
+    ) -> Claim:
+        """Claim the refresh token, ready to spend it; ``LockBusy`` if another worker was first."""
+        intent = Intent(
+            owner=owner_id(),
+            phase="spending",
+            at=clock(),
+            over_version=over_version,
+            seed_version=seed_version,
+        )
+        record = base.model_copy(update={"intent": intent})
+        try:
+            version = store.write_refresh(name, record, cas=over_version)
+        except CASConflict:
+            raise LockBusy(f"{name}: another worker claimed the refresh token first") from None
+        return cls(store, name, record, version, clock=clock)
+
+    def _move(self, record: RefreshRecord) -> None:
+        try:
+            self.version = write_refresh_fenced(self.store, self.name, record, cas=self.version)
+        except CASConflict:
+            raise LockBusy(
+                f"{self.name}: the claim on the refresh token was taken over (it had gone stale)"
+            ) from None
+        self.record = record
+
+    def set_phase(self, phase: IntentPhase) -> None:
+        """``claimed`` while nothing is in flight (others may take a stale claim over), or
+        ``spending`` right before a request; ``LockBusy`` if it was taken over meanwhile."""
+        intent = self.intent.model_copy(update={"phase": phase, "at": self.clock()})
+        self._move(self.record.model_copy(update={"intent": intent}))
+
+    def release(self) -> None:
+        """Drop the claim, keeping the refresh token as it was: nothing new was obtained."""
+        try:
+            self._move(self.record.model_copy(update={"intent": None}))
+        except (LockBusy, VaultError) as exc:  # a stale claim is taken over or resolved later
+            logger.warning("%s: could not release the claim: %s", self.name, exc)

@@ -1,0 +1,166 @@
+"""Storing a new token pair: the refresh record first (it holds what cannot be fetched again),
+then the token consumers read; and replaying a pair a journal kept for a run that never could."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from switchboard._exceptions import CASConflict, VaultUnavailable
+from switchboard._models import ClientDefinition, RefreshRecord, StoredToken, format_time
+from switchboard._settings import TokenSettings
+from switchboard._urls import origin
+from switchboard.journal import Journal, JournalEntry
+from switchboard.oauth2 import TokenResponse, parse_token_answer
+from switchboard.refresh._claim import write_refresh_fenced
+from switchboard.refresh._policy import backoff_seconds, refresh_after
+from switchboard.vault import CredentialStore
+
+__all__ = ["PairWriter", "Replay"]
+
+logger = logging.getLogger("switchboard.refresh")
+
+_VAULT_RETRY_CAP_SECONDS = 5.0
+_TOKEN_WRITE_ROUNDS = 3
+
+
+class Replay:
+    """What replaying a journal entry did: ``token`` is set when this run stored a pair."""
+
+    def __init__(self, token: StoredToken | None, client_version: int | None) -> None:
+        self.token = token
+        self.client_version = client_version
+
+
+class PairWriter:
+    """Turns a provider's answer into Vault records, fenced by the claim it was obtained under."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        settings: TokenSettings,
+        journal: Journal,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.journal = journal
+        self.sleep = sleep
+
+    def stored_token(self, response: TokenResponse, definition: ClientDefinition) -> StoredToken:
+        settings = self.settings
+        jitter = definition.refresh_jitter_fraction
+        return StoredToken(
+            access_token=response.access_token,
+            token_type=response.token_type,
+            expires_at=response.expires_at,
+            obtained_at=response.obtained_at,
+            refresh_after=refresh_after(
+                response.obtained_at,
+                response.expires_at,
+                fraction=definition.refresh_at_fraction or settings.refresh_at_fraction,
+                jitter=jitter if jitter is not None else settings.refresh_jitter_fraction,
+            ),
+            scope=response.scope,
+        )
+
+    def commit(
+        self,
+        name: str,
+        definition: ClientDefinition,
+        entry: JournalEntry,
+        *,
+        base: RefreshRecord,
+        token_version: int,
+    ) -> StoredToken:
+        """Store the pair in ``entry`` over the claim at ``entry.claim_version`` (``base``)."""
+        response = parse_token_answer(entry.answer, definition, spent=entry.spent)
+        record = RefreshRecord(
+            refresh_token=response.refresh_token,
+            seed_version=entry.seed_version or base.seed_version,
+            issuer=origin(definition.token_url),
+            obtained_at=response.obtained_at,
+        )
+        refresh_version = write_refresh_fenced(
+            self.store,
+            name,
+            record,
+            cas=entry.claim_version,
+            retry_seconds=self.settings.vault_retry_seconds,
+            sleep=self.sleep,
+        )
+        token = self.stored_token(response, definition)
+        self.write_token(name, token, cas=token_version, refresh_version=refresh_version)
+        return token
+
+    def write_token(
+        self, name: str, token: StoredToken, *, cas: int, refresh_version: int | None
+    ) -> bool:
+        """Write the consumers' token; ``False`` if a newer one is there already.
+
+        With ``refresh_version`` (rotating credentials) a conflict is overwritten only while the
+        refresh record still is the one we wrote: then ours is the newest pair.
+        """
+        deadline = time.monotonic() + self.settings.vault_retry_seconds
+        attempt = rounds = 0
+        while True:
+            attempt += 1
+            try:
+                self.store.write_token(name, token, cas=cas)
+                return True
+            except VaultUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                logger.warning("%s: Vault unavailable; the pair is in the journal, retrying", name)
+                self.sleep(min(_VAULT_RETRY_CAP_SECONDS, backoff_seconds(attempt)))
+            except CASConflict:
+                rounds += 1
+                current = self.store.read_token(name)
+                if token.same_access_token(current.token):
+                    return True  # our earlier write landed; its answer was lost
+                newest = (
+                    refresh_version is not None
+                    and self.store.read_refresh(name).version == refresh_version
+                )
+                if not newest or rounds >= _TOKEN_WRITE_ROUNDS:
+                    return False
+                cas = current.version
+
+    def replay(self, name: str) -> Replay | None:
+        """Store a pair a previous run on this host journaled but could not write.
+
+        ``None`` when nothing waits. An entry whose claim was resolved otherwise (an operator
+        released it, a new seed replaced it) is dropped with a warning: Vault holds a newer pair.
+        """
+        entry = self.journal.pending(name)
+        if entry is None:
+            return None
+        current = self.store.read_refresh(name)
+        record = current.record
+        obtained = format_time(entry.answer.obtained_at)
+        landed = (
+            record is not None
+            and record.obtained_at is not None
+            and format_time(record.obtained_at) == obtained
+        )
+        if current.version != entry.claim_version and not landed:
+            logger.warning(
+                "%s: a journaled pair was superseded (its claim was resolved otherwise); dropped",
+                name,
+            )
+            self.journal.clear(name)
+            return Replay(None, None)
+        definition, client_version = self.store.read_client_versioned(name)
+        token_version = self.store.read_token(name).version
+        assert record is not None  # a claim's record exists
+        if landed:  # the refresh record has it; the consumers' token may not
+            response = parse_token_answer(entry.answer, definition, spent=entry.spent)
+            token = self.stored_token(response, definition)
+            self.write_token(name, token, cas=token_version, refresh_version=current.version)
+        else:
+            token = self.commit(name, definition, entry, base=record, token_version=token_version)
+        self.journal.clear(name)
+        logger.warning("%s: replayed a token pair from the write-ahead journal", name)
+        return Replay(token, client_version)

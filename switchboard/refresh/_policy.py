@@ -1,0 +1,146 @@
+"""Pure refresh policy: what is due, when a token becomes due, how long to back off, what a
+failure means, and what another worker's claim allows. No I/O; table-driven tests cover it."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Literal
+
+from switchboard._exceptions import (
+    ClientRejected,
+    ConfigurationError,
+    CredentialRevoked,
+    RefreshInDoubt,
+    SwitchboardError,
+)
+from switchboard._models import HealthState, StoredToken
+from switchboard._settings import TokenSettings
+from switchboard.refresh._snapshot import Snapshot
+
+__all__ = [
+    "MAX_INLINE_WAIT_SECONDS",
+    "ClaimVerdict",
+    "backoff_seconds",
+    "claim_verdict",
+    "due_reason",
+    "failure_state",
+    "refresh_after",
+    "run_backoff_seconds",
+]
+
+MAX_INLINE_WAIT_SECONDS = 30.0
+"""A Retry-After longer than this ends the attempt; the next run waits it out instead."""
+
+_BACKOFF_BASE_SECONDS = 0.5
+_BACKOFF_CAP_SECONDS = 10.0
+_RUN_BACKOFF = {  # between runs, after consecutive failures: (first wait, cap) in seconds
+    "transient": (30.0, 900.0),
+    "misconfigured": (300.0, 86_400.0),
+}
+
+ClaimVerdict = Literal["free", "busy", "take_over", "in_doubt"]
+
+
+def backoff_seconds(
+    attempt: int, *, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
+    """Full-jitter exponential backoff for ``attempt`` (1-based), never less than Retry-After."""
+    ceiling = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    wait = (rng or random).uniform(ceiling / 2, ceiling)
+    return max(wait, retry_after or 0.0)
+
+
+def refresh_after(
+    obtained_at: datetime,
+    expires_at: datetime,
+    *,
+    fraction: float,
+    jitter: float,
+    rng: random.Random | None = None,
+) -> datetime:
+    """When a token becomes due: ``fraction`` of its lifetime plus a random share of ``jitter``."""
+    lifetime = (expires_at - obtained_at).total_seconds()
+    share = min(fraction + (rng or random).uniform(0, jitter), 0.95)
+    return obtained_at + timedelta(seconds=lifetime * share)
+
+
+def claim_verdict(snapshot: Snapshot, *, now: datetime, stale_after: float) -> ClaimVerdict:
+    """What another worker's claim on the refresh token lets this one do.
+
+    ``busy``: a claim younger than ``stale_after`` (by this host's clock: skew only moves the
+    moment a claim counts as stale, never who may spend). ``take_over``: a stale claim with no
+    request in flight (check-and-set fences its owner), or a new seed the claim does not cover.
+    ``in_doubt``: a stale claim whose request may have reached the provider: nobody spends that
+    refresh token again without its owner's answer or an operator's decision.
+    """
+    intent = snapshot.intent
+    if intent is None:
+        return "free"
+    if (now - intent.at).total_seconds() < stale_after:
+        return "busy"
+    if intent.phase == "claimed" or snapshot.seed_is_new:
+        return "take_over"
+    return "in_doubt"
+
+
+def due_reason(
+    snapshot: Snapshot,
+    settings: TokenSettings,
+    *,
+    now: datetime,
+    force: bool = False,
+    idle_after: float | None = None,
+) -> str | None:
+    """Why the credential should be refreshed now, or ``None`` when it should be left alone.
+
+    ``force`` overrides "not due yet", never a backoff (``next_attempt_at``) or a revocation.
+    ``idle_after`` (seconds) replaces the keep-alive age of refresh tokens for this decision.
+    """
+    rotating = snapshot.definition.grant == "refresh_token"
+    if rotating and snapshot.seed_is_new:
+        return "new seed"
+    health = snapshot.health
+    if health is not None and health.state == "revoked" and rotating:
+        return None  # spending a dead refresh token again helps nobody: wait for a new seed
+    fixed = health is not None and health.client_version != snapshot.client_version
+    if health is not None and health.state == "misconfigured" and fixed:
+        return "client definition changed"
+    if health is not None and health.next_attempt_at is not None and now < health.next_attempt_at:
+        return None  # backing off after failures, or the server's Retry-After
+    if force:
+        return "forced"
+    if health is not None and health.state == "in_doubt" and snapshot.intent is None:
+        return "claim resolved"
+    token = snapshot.token.token
+    if token is None:
+        return "no token yet"
+    if now >= token.refresh_after:
+        return "due"
+    keep_alive = idle_after
+    if keep_alive is None:
+        keep_alive = snapshot.definition.keep_alive_seconds or settings.keep_alive_seconds
+    idle = (now - token.obtained_at).total_seconds()
+    if rotating and idle >= keep_alive:
+        return "keep-alive"
+    return None
+
+
+def failure_state(exc: SwitchboardError, token: StoredToken | None, now: datetime) -> HealthState:
+    """The health state a failed refresh leaves the credential in."""
+    if isinstance(exc, CredentialRevoked):
+        return "revoked"
+    if isinstance(exc, RefreshInDoubt):
+        return "in_doubt"
+    if isinstance(exc, ClientRejected | ConfigurationError):
+        return "misconfigured"
+    if token is not None and token.expires_at > now:
+        return "expiring"  # the stored token still works; its successor is late
+    return "failing"
+
+
+def run_backoff_seconds(state: HealthState, failures: int, retry_after: float | None) -> float:
+    """How long the next runs leave a credential alone after ``failures`` failures in a row."""
+    first, cap = _RUN_BACKOFF["misconfigured" if state == "misconfigured" else "transient"]
+    wait = min(cap, first * 2.0 ** (failures - 1))
+    return max(wait, retry_after or 0.0)

@@ -1,0 +1,451 @@
+"""Refresh credentials safely: the protocol of ``docs/architecture.md``, step by step.
+
+1. Replay a pair this host journaled but could not store.
+2. Read the credential (``Snapshot``); judge another worker's claim, then whether it is due.
+3. Client credentials: ask, then write the token with check-and-set (a lost race is adopted).
+4. Refresh tokens: claim the refresh token in Vault (check-and-set), mark a seed consumed,
+   ask the provider, journal its raw answer, store the pair over the claim, then the token.
+5. Record health. Permanent errors are not retried; transient ones are, with jittered backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from switchboard._exceptions import (
+    ConfigurationError,
+    LockBusy,
+    RefreshInDoubt,
+    SwitchboardError,
+    TransientTokenError,
+    VaultError,
+    VaultUnavailable,
+)
+from switchboard._models import (
+    ClientDefinition,
+    CredentialHealth,
+    RefreshOutcome,
+    RefreshRecord,
+    StoredToken,
+    utcnow,
+)
+from switchboard._settings import TokenSettings
+from switchboard._urls import origin, redact_url
+from switchboard.journal import Journal, JournalEntry
+from switchboard.oauth2 import TokenAnswer, TokenEndpoint, parse_token_answer
+from switchboard.refresh._claim import Claim
+from switchboard.refresh._pair import PairWriter
+from switchboard.refresh._policy import (
+    MAX_INLINE_WAIT_SECONDS,
+    backoff_seconds,
+    claim_verdict,
+    due_reason,
+)
+from switchboard.refresh._report import failed_health, healthy, outcome, outcome_of_failure
+from switchboard.refresh._snapshot import Snapshot, read_snapshot
+from switchboard.vault import CredentialStore, VersionedToken
+
+__all__ = ["PLAN_REUSE_SECONDS", "Plan", "Refresher", "journal_for"]
+
+logger = logging.getLogger("switchboard.refresh")
+
+PLAN_REUSE_SECONDS = 30.0
+"""How old a plan's snapshot may be and still replace ``refresh``'s own reads.
+
+Every write is fenced by check-and-set, so an older snapshot can only make a run try a
+credential another run just refreshed (then adopted) or use a client definition one run late.
+"""
+
+_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which credentials a run refreshes, and what the others look like."""
+
+    due: list[str]
+    skipped: list[RefreshOutcome]
+
+
+class _Adopted(Exception):
+    """Another run stored a newer token while we were deciding to; ``current`` is its token."""
+
+    def __init__(self, current: VersionedToken) -> None:
+        super().__init__()
+        self.current = current
+
+
+def journal_for(store: CredentialStore, settings: TokenSettings) -> Journal:
+    """``store``'s journal, scoped by Vault address, namespace, mount and base path."""
+    vault = store.session.settings
+    scope = f"{vault.addr}|{vault.namespace or ''}|{store.kv.mount}|{store.base_path}"
+    return Journal(Path(settings.journal_dir).expanduser(), scope=scope)
+
+
+class Refresher:
+    """Refreshes credentials of one store; safe to share between threads."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        settings: TokenSettings,
+        *,
+        endpoint: TokenEndpoint | None = None,
+        journal: Journal | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.endpoint = endpoint or TokenEndpoint(timeout=settings.http_timeout)
+        self.journal = journal or journal_for(store, settings)
+        self.sleep = sleep
+        self.clock = clock
+        self.pairs = PairWriter(store, settings, self.journal, sleep=sleep)
+        self._planned: dict[str, Snapshot] = {}
+        self._guard = threading.Lock()
+        self._last_rejected: dict[str, float] = {}
+
+    # -- discovery and planning ------------------------------------------------------------
+
+    def discover(self, names: Iterable[str] | None = None) -> list[str]:
+        """The given names (checked to exist), or every credential under the base path."""
+        known = self.store.list_credentials()
+        if names is None:
+            return known
+        wanted = list(dict.fromkeys(names))
+        missing = sorted(set(wanted) - set(known))
+        if missing:
+            raise ConfigurationError(
+                f"no client definition for {', '.join(missing)} under "
+                f"{self.store.kv.mount}/{self.store.base_path}/credentials/: add it first"
+            )
+        return wanted
+
+    def snapshot(self, name: str) -> Snapshot:
+        return read_snapshot(self.store, name)
+
+    def plan(
+        self,
+        names: Iterable[str],
+        *,
+        force: bool = False,
+        idle_after: float | None = None,
+        now: datetime | None = None,
+    ) -> Plan:
+        """Split ``names`` into those due now and the rest (as ``skipped`` or ``busy`` outcomes).
+
+        One that cannot be read counts as due: its refresh reports why; so does one with a pair
+        waiting in the journal, or a stale claim. The due ones' snapshots are kept for
+        ``planned``. ``idle_after`` is ``due_reason``'s keep-alive override.
+        """
+        moment = now or self.clock()
+        stale_after = self.settings.claim_stale_seconds
+
+        def left_alone(name: str) -> RefreshOutcome | None:
+            try:
+                snapshot = self.snapshot(name)
+            except SwitchboardError:
+                return None
+            if not self.journal.has_pending(name):  # else: replay it
+                verdict = claim_verdict(snapshot, now=moment, stale_after=stale_after)
+                token, health = snapshot.token.token, snapshot.health
+                if verdict == "busy":
+                    return outcome(name, "busy", token, health)
+                reason = due_reason(
+                    snapshot, self.settings, now=moment, force=force, idle_after=idle_after
+                )
+                if verdict == "free" and reason is None:
+                    return outcome(name, "skipped", token, health)
+            with self._guard:
+                self._planned[name] = snapshot
+            return None
+
+        ordered = list(names)
+        with ThreadPoolExecutor(self.settings.max_concurrency) as pool:  # reads are I/O bound
+            results = list(pool.map(left_alone, ordered))
+        return Plan(
+            due=[name for name, result in zip(ordered, results, strict=True) if result is None],
+            skipped=[result for result in results if result is not None],
+        )
+
+    def planned(self, name: str) -> Snapshot | None:
+        """The snapshot the last ``plan`` read for ``name``, handed out once (``None`` if none)."""
+        with self._guard:
+            return self._planned.pop(name, None)
+
+    def refresh_due(
+        self, names: Iterable[str], *, force: bool = False, idle_after: float | None = None
+    ) -> list[RefreshOutcome]:
+        """``plan``, then refresh the due ones ``max_concurrency`` at a time, without Prefect.
+
+        One outcome per name, in the order given; what the flow does, for the CLI.
+        """
+        ordered = list(names)
+        plan = self.plan(ordered, force=force, idle_after=idle_after)
+
+        def refresh(name: str) -> RefreshOutcome:
+            return self.refresh(
+                name, force=force, idle_after=idle_after, snapshot=self.planned(name)
+            )
+
+        with ThreadPoolExecutor(self.settings.max_concurrency) as pool:
+            refreshed = list(pool.map(refresh, plan.due))
+        by_name = {result.name: result for result in plan.skipped + refreshed}
+        return [by_name[name] for name in ordered]
+
+    # -- one credential --------------------------------------------------------------------
+
+    def refresh(
+        self,
+        name: str,
+        *,
+        force: bool = False,
+        idle_after: float | None = None,
+        snapshot: Snapshot | None = None,
+    ) -> RefreshOutcome:
+        """Refresh ``name`` if due (or ``force``); never raises for the credential's own errors.
+
+        A ``snapshot`` (from ``planned``) younger than ``PLAN_REUSE_SECONDS`` stands in for
+        reading the credential again. ``force`` overrides "not due", never a backoff or a
+        revocation. ``idle_after`` is ``due_reason``'s keep-alive override, as given to ``plan``.
+        """
+        replayed = False
+        try:
+            replay = self.pairs.replay(name)
+            replayed = replay is not None and replay.token is not None
+            if replay is not None and replay.token is not None:
+                self._write_health(
+                    name, healthy(replay.token, client_version=replay.client_version)
+                )
+            if snapshot is None or replay is not None or snapshot.age > PLAN_REUSE_SECONDS:
+                snapshot = self.snapshot(name)
+            now = self.clock()
+            verdict = claim_verdict(
+                snapshot, now=now, stale_after=self.settings.claim_stale_seconds
+            )
+            if verdict == "busy":
+                return outcome(
+                    name, "busy", snapshot.token.token, snapshot.health, replayed=replayed
+                )
+            if verdict == "in_doubt":
+                raise _in_doubt(name, snapshot)
+            reason = due_reason(
+                snapshot, self.settings, now=now, force=force, idle_after=idle_after
+            )
+            if reason is None and verdict == "free":
+                return outcome(
+                    name, "skipped", snapshot.token.token, snapshot.health, replayed=replayed
+                )
+            logger.info("refreshing %s (%s)", name, reason or "taking over a stale claim")
+            if snapshot.definition.grant == "client_credentials":
+                token, attempts = self._acquire(name, snapshot)
+            else:
+                token, attempts = self._rotate(name, snapshot)
+        except _Adopted as adopted:  # report the other run's token and the health it wrote
+            health = None
+            with contextlib.suppress(SwitchboardError):
+                health = self.store.read_health(name)
+            return outcome(name, "adopted", adopted.current.token, health, replayed=replayed)
+        except LockBusy as exc:
+            logger.info("%s", exc)
+            return self._busy_or_adopted(name, snapshot)
+        except SwitchboardError as exc:
+            return self._failed(name, snapshot, exc, replayed=replayed)
+        previous = snapshot.health
+        self._write_health(name, healthy(token, client_version=snapshot.client_version))
+        return RefreshOutcome(
+            name=name,
+            status="refreshed",
+            state="healthy",
+            expires_at=token.expires_at,
+            attempts=attempts,
+            recovered=previous is not None and previous.state != "healthy",
+            replayed_journal=replayed,
+        )
+
+    def _busy_or_adopted(self, name: str, snapshot: Snapshot | None) -> RefreshOutcome:
+        """After losing a claim: ``adopted`` if the winner already stored its token."""
+        with contextlib.suppress(SwitchboardError):
+            current = self.store.read_token(name)
+            if snapshot is not None and current.version != snapshot.token.version:
+                return outcome(name, "adopted", current.token, self.store.read_health(name))
+        token = snapshot.token.token if snapshot else None
+        return outcome(name, "busy", token, snapshot.health if snapshot else None)
+
+    def _acquire(self, name: str, snapshot: Snapshot) -> tuple[StoredToken, int]:
+        """Client credentials: nothing to protect but the write, so check-and-set alone."""
+        answer, attempts = self._ask(name, snapshot.definition, None, claim=None)
+        response = parse_token_answer(answer, snapshot.definition, spent=None)
+        token = self.pairs.stored_token(response, snapshot.definition)
+        if not self.pairs.write_token(
+            name, token, cas=snapshot.token.version, refresh_version=None
+        ):
+            raise _Adopted(self.store.read_token(name))
+        logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
+        return token, attempts
+
+    def _rotate(self, name: str, snapshot: Snapshot) -> tuple[StoredToken, int]:
+        """Refresh-token grant: claim, spend, journal, store; the claim fences every step."""
+        definition = snapshot.definition
+        base, spend, seed_version = self._what_to_spend(name, snapshot)
+        claim = Claim.take(
+            self.store,
+            name,
+            base,
+            over_version=snapshot.refresh.version,
+            seed_version=seed_version,
+            clock=self.clock,
+        )
+        try:
+            if seed_version is not None:  # before it is sent: a spent seed never looks new again
+                self.store.mark_seed_consumed(name, seed_version)
+            answer, attempts = self._ask(name, definition, spend, claim=claim)
+        except SwitchboardError:
+            claim.release()  # no pair was obtained: the refresh token stays as it was
+            raise
+        entry = JournalEntry(
+            answer=answer, claim_version=claim.version, spent=spend, seed_version=seed_version
+        )
+        try:
+            self.journal.record(name, entry)
+        except OSError as exc:  # the pair exists only in memory now: get it into Vault anyway
+            logger.error(
+                "%s: could not journal the new pair (%s); writing Vault directly", name, exc
+            )
+        token = self.pairs.commit(
+            name, definition, entry, base=claim.record, token_version=snapshot.token.version
+        )
+        self.journal.clear(name)
+        logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
+        return token, attempts
+
+    def _what_to_spend(
+        self, name: str, snapshot: Snapshot
+    ) -> tuple[RefreshRecord, SecretStr, int | None]:
+        """The record to claim, the refresh token to spend and, for a seed, its version."""
+        record = snapshot.refresh.record or RefreshRecord(
+            refresh_token=snapshot.stored_refresh_token, seed_version=snapshot.stored_seed_version
+        )
+        record = record.model_copy(update={"intent": None})
+        seed = snapshot.seed
+        if seed is not None and snapshot.seed_is_new:  # from now on the seed is the stored token
+            seeded = RefreshRecord(refresh_token=seed.refresh_token, seed_version=seed.version)
+            return seeded, seed.refresh_token, seed.version
+        stored = snapshot.stored_refresh_token
+        if stored is None:
+            raise ConfigurationError(
+                f"{name}: no refresh token to use: write one with `switchboard credentials seed "
+                f"{name}` (Vault path {self.store.where(name, 'seed')})"
+            )
+        issuer = origin(snapshot.definition.token_url)
+        if record.issuer is not None and record.issuer != issuer:
+            raise ConfigurationError(
+                f"{name}: token_url now points at {redact_url(issuer)}, but the refresh token was "
+                f"issued by {redact_url(record.issuer)}; it is only ever sent where it came "
+                "from: write a new seed to confirm the new endpoint"
+            )
+        return record, stored, None
+
+    def _ask(
+        self,
+        name: str,
+        definition: ClientDefinition,
+        spend: SecretStr | None,
+        *,
+        claim: Claim | None,
+    ) -> tuple[TokenAnswer, int]:
+        """Ask the token endpoint, retrying transient errors within the run's budget.
+
+        Under a claim, the claim says ``claimed`` while we wait after an answer that proves
+        the request was not acted on, and ``spending`` again (a fenced write) before the next.
+        """
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self.endpoint.request_token(definition, refresh_token=spend), attempts
+            except TransientTokenError as exc:
+                wait = backoff_seconds(attempts, retry_after=exc.retry_after)
+                if attempts >= self.settings.max_attempts or wait > MAX_INLINE_WAIT_SECONDS:
+                    raise
+                logger.warning(
+                    "%s: attempt %d failed (%s); retrying in %.1f s", name, attempts, exc, wait
+                )
+                if claim is None or exc.maybe_processed:
+                    self.sleep(wait)
+                    continue
+                claim.set_phase("claimed")
+                self.sleep(wait)
+                claim.set_phase("spending")
+
+    # -- replacing a rejected token --------------------------------------------------------
+
+    def refresh_rejected(self, name: str, *, wait_seconds: float) -> RefreshOutcome:
+        """Replace a token an upstream rejected: a forced refresh, or the one already running.
+
+        At most one forced refresh per credential per ``rejected_refresh_interval_seconds`` in
+        this process (many rejected calls make one refresh, not a storm); across processes the
+        claim makes concurrent ones wait for the first, whose token they adopt (up to
+        ``wait_seconds``). A forced refresh still honours the backoff and a revocation.
+        """
+        interval = self.settings.rejected_refresh_interval_seconds
+        with self._guard:
+            last = self._last_rejected.get(name)
+            if last is not None and time.monotonic() - last < interval:
+                snapshot = None
+            else:
+                self._last_rejected[name] = time.monotonic()
+                snapshot = self.snapshot(name)
+        if snapshot is None:
+            current = self.store.read_token(name)
+            return outcome(name, "skipped", current.token, self.store.read_health(name))
+        before = snapshot.token.version
+        result = self.refresh(name, force=True, snapshot=snapshot)
+        deadline = time.monotonic() + wait_seconds
+        while result.status == "busy" and time.monotonic() < deadline:
+            self.sleep(_POLL_SECONDS)
+            snapshot = self.snapshot(name)
+            if snapshot.token.version != before:
+                return outcome(name, "adopted", snapshot.token.token, snapshot.health)
+            result = self.refresh(name, force=True, snapshot=snapshot)
+        return result
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _failed(
+        self, name: str, snapshot: Snapshot | None, exc: SwitchboardError, *, replayed: bool
+    ) -> RefreshOutcome:
+        health = failed_health(snapshot, exc, now=self.clock())
+        logger.error("%s: refresh failed: %s", name, exc)
+        if not isinstance(exc, VaultUnavailable):
+            self._write_health(name, health)
+        return outcome_of_failure(name, health, replayed=replayed)
+
+    def _write_health(self, name: str, health: CredentialHealth) -> None:
+        try:
+            self.store.write_health(name, health)
+        except VaultError as exc:
+            logger.warning("%s: could not record health: %s", name, exc)
+
+
+def _in_doubt(name: str, snapshot: Snapshot) -> RefreshInDoubt:
+    intent = snapshot.intent
+    assert intent is not None
+    host = intent.owner.split(":", 1)[0]
+    return RefreshInDoubt(
+        f"{name}: a refresh by {intent.owner} (claimed {intent.at.isoformat()}) never reported "
+        f"back and may have spent the refresh token; nobody spends it again: run `switchboard "
+        f"refresh {name}` on {host} (it replays its journal), or see the README's runbook for "
+        "`in_doubt`"
+    )
