@@ -8,6 +8,7 @@ OAuth 1 signatures verified with oauthlib.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ CSDS_SERVICES = (
     "accountConfigReadWrite",
 )
 _MAX_LIMIT = 1000
+_SKILL_ID = re.compile(r"-?[0-9]+")
+"""LivePerson skill ids are numbers; anything else is a 400, as a strict server answers."""
 
 
 @dataclass
@@ -46,6 +49,10 @@ class LivePersonState:
     scenarios: dict[str, Scenario] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
     by_request_id: dict[tuple[str, str], str] = field(default_factory=dict)
+    refused: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(account, conversation) → the status every message into it is answered with."""
+    duplicate_status: dict[str, int] = field(default_factory=dict)
+    """account → status of a repeated Request-ID's answer (default 200)."""
 
     def scenario(self, account_id: str) -> Scenario:
         found = self.scenarios.get(account_id) or self.scenarios.get(DEFAULT_ACCOUNT)
@@ -55,6 +62,8 @@ class LivePersonState:
         self.scenarios.clear()
         self.messages.clear()
         self.by_request_id.clear()
+        self.refused.clear()
+        self.duplicate_status.clear()
 
 
 def _query_int(request: Request, name: str, default: int | None = None) -> int | None:
@@ -65,6 +74,12 @@ def _query_int(request: Request, name: str, default: int | None = None) -> int |
         return int(raw)
     except ValueError:
         raise ValueError(f"query parameter `{name}` must be an integer, got {raw!r}") from None
+
+
+def _skill_ids(ids: set[str] | list[str] | None, name: str) -> None:
+    bad = sorted(i for i in ids or () if not _SKILL_ID.fullmatch(i))
+    if bad:
+        raise ValueError(f"`{name}` must be numeric skill ids, got {bad[:3]}")
 
 
 def _id_list(value: Any, name: str) -> set[str] | None:
@@ -118,7 +133,34 @@ class LivePersonSimulator:
                 self.post_message,
                 methods=["POST"],
             ),
+            Route("/_control/messaging", self.control_messaging, methods=["POST"]),
         ]
+
+    async def control_messaging(self, request: Request) -> Response:
+        """POST /_control/messaging ``{"account_id", "refuse"?: {conv: status},
+        "duplicate_status"?: 200 | 409}``: conversations that refuse every message (as a closed
+        one does), and how a repeated Request-ID is answered."""
+        try:
+            body = json.loads(await request.body())
+            account_id = body["account_id"]
+            refuse = body.get("refuse", {})
+            duplicate = body.get("duplicate_status")
+            if not isinstance(account_id, str) or not isinstance(refuse, dict):
+                raise ValueError
+            if any(not isinstance(v, int) or not 400 <= v <= 499 for v in refuse.values()):
+                raise ValueError
+            if duplicate not in (None, 200, 409):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return bad_request(
+                '`account_id` (string), `refuse` ({"<conversation>": 4xx}) and '
+                "`duplicate_status` (200 or 409) expected"
+            )
+        for conversation, status in refuse.items():
+            self.state.refused[(account_id, str(conversation))] = status
+        if duplicate is not None:
+            self.state.duplicate_status[account_id] = duplicate
+        return JSONResponse({"refused": len(refuse)})
 
     def _base_uri(self, request: Request) -> str:
         server = request.scope.get("server") or ("127.0.0.1", 80)
@@ -176,6 +218,7 @@ class LivePersonSimulator:
             if not 0 < limit <= _MAX_LIMIT or offset < 0:
                 raise ValueError(f"`limit` must be 1..{_MAX_LIMIT} and `offset` >= 0")
             skills = _id_list(filters.get("skillIds"), "skillIds")
+            _skill_ids(skills, "skillIds")
             agents = _id_list(filters.get("agentIds"), "agentIds")
             statuses = filters.get("status", filters.get("Status"))
             if isinstance(statuses, str):
@@ -236,6 +279,10 @@ class LivePersonSimulator:
                 )
         raw = request.query_params.get("skillIds", "")
         skill_ids = None if raw in ("", "all") else [s.strip() for s in raw.split(",") if s.strip()]
+        try:
+            _skill_ids(skill_ids, "skillIds")
+        except ValueError as error:
+            return bad_request(str(error))
         return JSONResponse(queue_metrics(self.state.scenario(account_id), skill_ids))
 
     async def post_message(self, request: Request) -> Response:
@@ -262,18 +309,22 @@ class LivePersonSimulator:
             return bad_request('`contentType` must be "text/plain"')
         if not isinstance(message, str) or not message:
             return bad_request("`message` must be a non-empty string")
+        conversation_id = request.path_params["conversation_id"]
+        if (status := self.state.refused.get((account_id, conversation_id))) is not None:
+            return bad_request(f"conversation {conversation_id!r} refuses messages", status)
         request_id = request.headers.get("request-id")
         if request_id and (account_id, request_id) in self.state.by_request_id:
             self.counters.messages_deduplicated += 1
             message_id = self.state.by_request_id[(account_id, request_id)]
-            return JSONResponse({"messageId": message_id, "duplicate": True})
+            status = self.state.duplicate_status.get(account_id, 200)
+            return JSONResponse({"messageId": message_id, "duplicate": True}, status_code=status)
         message_id = str(uuid.uuid4())
         if request_id:
             self.state.by_request_id[(account_id, request_id)] = message_id
         self.state.messages.append(
             {
                 "account_id": account_id,
-                "conversation_id": request.path_params["conversation_id"],
+                "conversation_id": conversation_id,
                 "dialog_id": dialog_id,
                 "message": message,
                 "request_id": request_id,

@@ -93,9 +93,14 @@ async def check_agent_availability(
 ) -> dict[str, SkillAvailability]:
     """Agents and ONLINE agents for every skill of the batch, in one agent-view call."""
     availability = await read_availability(client, domains, skill_ids)
-    empty = sorted(s for s, a in availability.items() if a.agents == 0)
+    logger = get_run_logger()
+    for skill, refused in sorted((s, a.refused) for s, a in availability.items() if a.refused):
+        logger.warning(
+            "Skill %s: agent-view refused it, its events get no message: %s", skill, refused
+        )
+    empty = sorted(s for s, a in availability.items() if a.agents == 0 and not a.refused)
     offline = sorted(s for s, a in availability.items() if a.agents and not a.online)
-    get_run_logger().info(
+    logger.info(
         "%d skills: %d with no agent records %s, %d with none ONLINE %s",
         len(availability),
         len(empty),
@@ -112,7 +117,10 @@ async def check_queue_health(
 ) -> dict[str, SkillWait]:
     """Wait percentiles for every skill of the batch, in one queue-health call."""
     waits = await read_queue_health(client, domains, skill_ids)
-    get_run_logger().info(
+    logger = get_run_logger()
+    for skill, refused in sorted((s, w.refused) for s, w in waits.items() if w.refused):
+        logger.warning("Skill %s: queue health refused it: %s", skill, refused)
+    logger.info(
         "Queue health v%d: data for %d of %d skills",
         client.settings.queue_health_version,
         sum(w.p90_ms is not None for w in waits.values()),
@@ -153,7 +161,7 @@ async def send_customer_messages(
 ) -> list[Decision]:
     """Send the decided messages with bounded concurrency; a retry dedupes on the Request-ID."""
     sent = await send_messages(client, domains, decisions)
-    messages = [d for d in sent if d.message_id is not None]
+    messages = [d for d in sent if d.message_id is not None or d.duplicate]
     logger = get_run_logger()
     logger.info(
         "Sent %d messages (%d already delivered before)",
@@ -176,7 +184,7 @@ async def publish_decisions(decisions: Sequence[Decision]) -> None:
                 "decision": d.kind.value,
                 "wait minutes": d.wait_minutes,
                 "message id": d.message_id,
-                "error": d.send_error,
+                "error": d.send_error or (d.reason if d.kind is DecisionKind.REFUSED else None),
             }
             for d in decisions
         ],

@@ -226,3 +226,55 @@ async def test_one_refused_message_is_recorded_and_the_others_are_sent(account) 
     delivered = {m["conversation_id"] for m in account.messages()}
     assert delivered == {d.conversation_id for d in decisions if d.message_id}
     assert len(delivered) == 2
+
+
+async def test_a_skill_the_lookups_refuse_is_that_decisions_error_not_the_batchs(account) -> None:
+    """The sandbox, like a strict server, answers 400 to a skill id that is not a number."""
+    account.scenario({"1": ([], None), "2": (["ONLINE"], 6 * MIN)})
+    convs = {skill: conv(f"lk{skill}") for skill in ("1", "abc", "2")}
+    events = [routing_event(c, skill) for skill, c in convs.items()]
+    for attempt in ("first", "redelivery"):
+        state = await run(account, events)
+        assert state.is_completed(), f"{attempt}: {state.message}"
+        decisions = {d.skill_id: d for d in await state.result()}
+        assert decisions["1"].kind is DecisionKind.NO_AGENT
+        assert decisions["2"].kind is DecisionKind.BUSY
+        refused = decisions["abc"]
+        assert refused.kind is DecisionKind.REFUSED and refused.message is None
+        assert "HTTP 400" in refused.reason and "agent_view" in refused.reason
+    sent = sorted(m["conversation_id"] for m in account.messages())
+    assert sent == sorted([convs["1"], convs["2"]])
+
+
+async def test_a_conversation_refused_with_a_4xx_fails_only_its_own_decision(account) -> None:
+    account.scenario({"1": ([], None)})
+    convs = [conv("closed") for _ in range(3)]
+    account.control("messaging", {"account_id": account.account_id, "refuse": {convs[1]: 403}})
+    events = [routing_event(c, 1) for c in convs]
+    for attempt in ("first", "redelivery"):
+        state = await run(account, events)
+        assert state.is_completed(), f"{attempt}: {state.message}"
+        decisions = await state.result()
+        assert decisions[1].send_error and "HTTP 403" in decisions[1].send_error
+        assert decisions[1].message_id is None
+        assert all(d.message_id and not d.send_error for d in (decisions[0], decisions[2]))
+    assert sorted(m["conversation_id"] for m in account.messages()) == sorted([convs[0], convs[2]])
+
+
+@pytest.mark.parametrize("duplicate_status", [200, 409])
+async def test_an_answer_that_says_duplicate_is_a_delivered_message(
+    account, duplicate_status
+) -> None:
+    account.scenario({"1": ([], None)})
+    account.control(
+        "messaging", {"account_id": account.account_id, "duplicate_status": duplicate_status}
+    )
+    event = routing_event(conv("dup"), 1)
+    first = await run(account, [event])
+    again = await run(account, [event])
+    assert first.is_completed() and again.is_completed(), again.message
+    [delivered], [duplicate] = await first.result(), await again.result()
+    assert duplicate.send_error is None
+    assert duplicate.duplicate is True
+    assert duplicate.message_id == delivered.message_id
+    assert len(account.messages()) == 1

@@ -61,13 +61,15 @@ class Adapter:
         params: dict[str, Any] | None = None,
         json: Any = None,
         headers: dict[str, str] | None = None,
+        accept: frozenset[int] = frozenset(),
     ) -> httpx2.Response:
-        """Send with retries; return the 2xx response or raise the mapped ``UpstreamError``."""
+        """Send with retries; return the 2xx response (or one whose status is in ``accept``, for
+        the caller to read) or raise the mapped ``UpstreamError``."""
         request = self.client.build_request(method, url, params=params, json=json, headers=headers)
         attempt = 1
         while True:
             try:
-                return await self._send_once(request, service=service, auth=auth)
+                return await self._send_once(request, service=service, auth=auth, accept=accept)
             except (RateLimited, UpstreamUnavailable) as exc:
                 if attempt >= self.max_attempts:
                     raise
@@ -75,7 +77,12 @@ class Adapter:
                 attempt += 1
 
     async def _send_once(
-        self, request: httpx2.Request, *, service: str, auth: httpx2.Auth | None
+        self,
+        request: httpx2.Request,
+        *,
+        service: str,
+        auth: httpx2.Auth | None,
+        accept: frozenset[int],
     ) -> httpx2.Response:
         where = _where(request, service)
         try:
@@ -90,7 +97,7 @@ class Adapter:
                 f"{where} failed: {type(exc).__name__}", service=service
             ) from None
         status = response.status_code
-        if status < 300:
+        if status < 300 or status in accept:
             return response
         message = f"{where} answered HTTP {status}"
         if status in (401, 403):
@@ -154,6 +161,7 @@ class AccountApi:
         params: dict[str, Any] | None = None,
         json: Any = None,
         headers: dict[str, str] | None = None,
+        accept: frozenset[int] = frozenset(),
     ) -> httpx2.Response:
         """``method`` ``path`` on ``host`` via the adapter; ``auth`` replaces the default."""
         return await self._adapter.request(
@@ -164,6 +172,7 @@ class AccountApi:
             params=params,
             json=json,
             headers=headers,
+            accept=accept,
         )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx2
 
+from switchboard._exceptions import UpstreamError
 from switchboard.liveperson._adapter import AccountApi, Adapter, json_body, missing
 from switchboard.liveperson._models import SentMessage
 from switchboard.liveperson._paths import segment
@@ -44,7 +45,9 @@ class Messaging(AccountApi):
         """POST: /messaging/api/account/{accountId}/conversations/{conversationId}/messages
 
         ``request_id`` goes out as ``Request-ID``: the same id again is answered with the first
-        message's id instead of a second message.
+        message's id instead of a second message. An answer that says ``"duplicate": true`` is
+        a delivered message, whether it comes as 2xx or 409 Conflict and with or without the
+        message id; any other 409 is a refusal.
         """
         path = self._path_template.format(
             account_id=segment(self._account_id, name="account_id"),
@@ -60,9 +63,30 @@ class Messaging(AccountApi):
                 "Request-ID": request_id,
             },
             json={"dialogId": dialog_id, "contentType": "text/plain", "message": text},
+            accept=_CONFLICT,
         )
-        body: Any = json_body(response, service=self.service)
-        message_id = body.get("messageId") if isinstance(body, dict) else None
-        if message_id is None:
+        conflict = response.status_code == 409
+        body: Any = (
+            _json_or_none(response) if conflict else json_body(response, service=self.service)
+        )
+        answer = body if isinstance(body, dict) else {}
+        duplicate = answer.get("duplicate") is True
+        message_id = answer.get("messageId")
+        if conflict and not duplicate:
+            where = f"{self.service}: POST {response.request.url.path}"
+            raise UpstreamError(f"{where} answered HTTP 409", service=self.service, status=409)
+        if message_id is None and not duplicate:
             raise missing(self.service, "messageId")
-        return SentMessage(message_id=str(message_id), duplicate=bool(body.get("duplicate", False)))
+        return SentMessage(
+            message_id=None if message_id is None else str(message_id), duplicate=duplicate
+        )
+
+
+_CONFLICT = frozenset({409})
+
+
+def _json_or_none(response: httpx2.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

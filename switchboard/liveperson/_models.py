@@ -57,12 +57,16 @@ class SkillWait(BaseModel):
         default=None, description="90th percentile wait for agent assignment."
     )
     p50_ms: int | None = Field(default=None, description="Median wait for agent assignment.")
+    refused: str | None = Field(
+        default=None, description="Why queue health refused this skill (a 4xx), if it did."
+    )
 
 
 class SentMessage(BaseModel):
-    """The messaging API's answer; ``duplicate`` when the Request-ID had been seen before."""
+    """The messaging API's answer; ``duplicate`` when the Request-ID had been seen before (a
+    duplicate answer may leave the message id out)."""
 
     model_config = ConfigDict(frozen=True)
 
-    message_id: str
+    message_id: str | None
     duplicate: bool = False

@@ -14,6 +14,7 @@ from switchboard.routing._decisions import (
     wait_minutes,
 )
 from switchboard.routing._pipeline import (
+    is_refusal,
     read_availability,
     read_queue_health,
     resolve_domains,
@@ -31,6 +32,7 @@ __all__ = [
     "count_availability",
     "decide",
     "decide_all",
+    "is_refusal",
     "read_availability",
     "read_queue_health",
     "request_id_for",

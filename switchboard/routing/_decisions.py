@@ -3,6 +3,8 @@
 No agent ONLINE → the skill's no-agent message. Otherwise the 90th-percentile wait, rounded up
 to whole minutes, at or above the skill's threshold → the busy message with those minutes;
 below it → no message. No queue-health data (-1 or missing) → no message, and the caller warns.
+A skill a lookup refused (a 4xx for that skill alone) → ``refused``, no message: retrying the
+batch would only be refused again.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class DecisionKind(StrEnum):
     BUSY = "busy"
     NO_MESSAGE = "no_message"
     NO_DATA = "no_data"
+    REFUSED = "refused"
 
 
 class SkillAvailability(BaseModel):
@@ -46,6 +49,9 @@ class SkillAvailability(BaseModel):
     skill_id: str
     agents: int = 0
     online: int = 0
+    refused: str | None = Field(
+        default=None, description="Why agent-view refused this skill (a 4xx), if it did."
+    )
 
 
 class Decision(BaseModel):
@@ -113,11 +119,17 @@ def decide(
         "dialog_id": event.dialog_id,
         "skill_id": event.skill_id,
     }
+    if availability is not None and availability.refused:
+        reason = f"the skill's agents could not be read: {availability.refused}"
+        return Decision(**base, kind=DecisionKind.REFUSED, reason=reason)
     if availability is None or availability.agents == 0:
         return _message(event, base, DecisionKind.NO_AGENT, "no agent records for the skill", rule)
     if availability.online == 0:
         reason = f"{availability.agents} agents, none ONLINE"
         return _message(event, base, DecisionKind.NO_AGENT, reason, rule)
+    if wait is not None and wait.refused:
+        reason = f"{availability.online} ONLINE; queue health refused the skill: {wait.refused}"
+        return Decision(**base, kind=DecisionKind.REFUSED, reason=reason)
     if wait is None or wait.p90_ms is None:
         reason = f"{availability.online} ONLINE; no queue-health data for the skill"
         return Decision(**base, kind=DecisionKind.NO_DATA, reason=reason)

@@ -2,6 +2,9 @@
 
 Each step makes one upstream call for the whole batch (agent-view pages past 1,000 agents). An
 upstream failure that survives the client's retries propagates: it is never read as "no agent".
+A refusal (a 4xx that is not about the bearer or the rate) is narrowed down to the skills or the
+conversation it concerns and becomes their decisions' error, so one bad event cannot fail its
+batch on every redelivery.
 ``route_batch`` chains the steps without Prefect (the baseline the flow is measured against).
 """
 
@@ -9,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from switchboard._exceptions import UpstreamError
 from switchboard.liveperson import (
@@ -33,6 +37,7 @@ from switchboard.routing._decisions import (
 )
 
 __all__ = [
+    "is_refusal",
     "read_availability",
     "read_queue_health",
     "resolve_domains",
@@ -40,6 +45,39 @@ __all__ = [
     "send_messages",
     "skill_ids_of",
 ]
+
+
+_T = TypeVar("_T")
+_NOT_REFUSALS = (401, 408, 429)
+"""4xx answers a retry can change: the bearer (refreshed on 401), a timeout, the rate."""
+
+
+def is_refusal(exc: UpstreamError) -> bool:
+    """A 4xx about the request itself (400, 403, 404, 409, ...): asking again cannot help."""
+    status = exc.status
+    return status is not None and 400 <= status < 500 and status not in _NOT_REFUSALS
+
+
+async def _isolating(
+    lookup: Callable[[Sequence[str]], Awaitable[Mapping[str, _T]]], skill_ids: Sequence[str]
+) -> tuple[dict[str, _T], dict[str, str]]:
+    """``lookup`` over every skill at once; if refused, halves until the refused skills are found.
+
+    Returns the results and the refused skills with the refusal. One bad skill among n costs
+    about 2·log2(n) more calls, and only on the refusal path.
+    """
+    try:
+        return dict(await lookup(skill_ids)), {}
+    except UpstreamError as exc:
+        if not is_refusal(exc):
+            raise
+        if len(skill_ids) <= 1:
+            return {}, dict.fromkeys(skill_ids, str(exc))
+    half = len(skill_ids) // 2
+    (found, refused), (more, also) = await asyncio.gather(
+        _isolating(lookup, skill_ids[:half]), _isolating(lookup, skill_ids[half:])
+    )
+    return {**found, **more}, {**refused, **also}
 
 
 def skill_ids_of(events: Iterable[RoutingEvent]) -> list[str]:
@@ -58,34 +96,54 @@ async def resolve_domains(client: LivePersonClient) -> Domains:
 async def read_availability(
     client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
 ) -> dict[str, SkillAvailability]:
-    """Agents and ONLINE agents per skill: one agent-view call (paged past 1,000 records)."""
+    """Agents and ONLINE agents per skill: one agent-view call (paged past 1,000 records).
+
+    Skills agent-view refuses (a 4xx) come back with ``refused`` set.
+    """
     host = domains.host(MSG_HIST)
-    records: list[AgentStatus] = []
-    offset = 0
-    while True:
-        page = await client.agent_view.list_agent_statuses(
-            host, skill_ids, offset=offset, limit=MAX_PAGE_SIZE
-        )
-        records.extend(page.records)
-        offset += len(page.records)
-        if not page.records or len(page.records) < MAX_PAGE_SIZE or offset >= page.count:
-            break
-    return count_availability(records, skill_ids)
+
+    async def lookup(skills: Sequence[str]) -> dict[str, SkillAvailability]:
+        records: list[AgentStatus] = []
+        offset = 0
+        while True:
+            page = await client.agent_view.list_agent_statuses(
+                host, skills, offset=offset, limit=MAX_PAGE_SIZE
+            )
+            records.extend(page.records)
+            offset += len(page.records)
+            if not page.records or len(page.records) < MAX_PAGE_SIZE or offset >= page.count:
+                break
+        return count_availability(records, skills)
+
+    found, refused = await _isolating(lookup, skill_ids)
+    for skill, reason in refused.items():
+        found[skill] = SkillAvailability(skill_id=skill, refused=reason)
+    return found
 
 
 async def read_queue_health(
     client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
 ) -> dict[str, SkillWait]:
-    """Wait percentiles per skill: one queue-health call (v1 or v2 as the account is set up)."""
+    """Wait percentiles per skill: one queue-health call (v1 or v2 as the account is set up).
+
+    Skills queue health refuses (a 4xx) come back with ``refused`` set.
+    """
     settings = client.settings
     now_ms = int(time.time() * 1000)
-    return await client.queue_health.read_current_queue_health(
-        domains.host(QUEUE_HEALTH),
-        skill_ids,
-        version=settings.queue_health_version,
-        from_millis=now_ms - settings.queue_health_window_seconds * 1000,
-        to_millis=now_ms,
-    )
+
+    async def lookup(skills: Sequence[str]) -> dict[str, SkillWait]:
+        return await client.queue_health.read_current_queue_health(
+            domains.host(QUEUE_HEALTH),
+            skills,
+            version=settings.queue_health_version,
+            from_millis=now_ms - settings.queue_health_window_seconds * 1000,
+            to_millis=now_ms,
+        )
+
+    found, refused = await _isolating(lookup, skill_ids)
+    for skill, reason in refused.items():
+        found[skill] = SkillWait(skill_id=skill, refused=reason)
+    return found
 
 
 async def send_messages(
@@ -94,9 +152,10 @@ async def send_messages(
     """Send every decided message, ``send_concurrency`` at a time; return the decisions with ids.
 
     Decisions sharing a Request-ID (the same event twice in a batch) send one message. A refusal
-    of one message (a 4xx other than 401/403/429) is recorded on its decision and does not fail
-    the others. Outages, rate limits and auth failures that survive the retries are raised once
-    every send has finished, so a task retry finds the delivered ones deduplicated.
+    of one message (a 4xx other than 401/408/429, 403 included: the bearer was just accepted)
+    or an answer without a message id is recorded on its decision and does not fail the others.
+    Outages, rate limits and 401s that survive the retries are raised once every send has
+    finished, so a task retry finds the delivered ones deduplicated.
     """
     host = domains.host(MESSAGING)
     gate = asyncio.Semaphore(client.settings.send_concurrency)
@@ -114,9 +173,9 @@ async def send_messages(
                     request_id=decision.request_id,
                 )
             except UpstreamError as exc:
-                if type(exc) is not UpstreamError:  # transient or auth: the batch must retry
-                    raise
-                return str(exc)
+                if type(exc) is UpstreamError or is_refusal(exc):
+                    return str(exc)  # this conversation's answer, whatever the batch does
+                raise  # transient, rate or bearer: the batch must retry
 
     outcomes = await asyncio.gather(*(send(d) for d in unique.values()), return_exceptions=True)
     results: dict[str | None, SentMessage | str] = {}
