@@ -68,6 +68,7 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
 def run_ingest(args: argparse.Namespace) -> None:
     """Serve until SIGINT/SIGTERM; waiting batches finish before the process exits."""
     import uvicorn
+    from pydantic import ValidationError
 
     from switchboard._settings import load
 
@@ -81,7 +82,16 @@ def run_ingest(args: argparse.Namespace) -> None:
         for name in IngressSettings.model_fields
         if (value := getattr(args, name, None)) is not None
     }
-    settings = IngressSettings.model_validate({**load(IngressSettings).model_dump(), **overrides})
+    try:
+        settings = IngressSettings.model_validate(
+            {**load(IngressSettings).model_dump(), **overrides}
+        )
+    except ValidationError as exc:  # a flag made the settings wrong: one line, as from load()
+        first = exc.errors(include_url=False, include_input=False)[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(part) for part in first["loc"])
+        text = f"--{where.replace('_', '-')}: {message}" if where else message
+        raise ConfigurationError(text) from None
     if settings.account_block is None:
         from switchboard.liveperson import LivePersonSettings
 
