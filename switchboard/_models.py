@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from switchboard._exceptions import ConfigurationError
 from switchboard._urls import check_token_url
@@ -140,10 +148,10 @@ class ClientDefinition(_VaultRecord):
             data["client_secrets"] = [single]
         return data
 
-    @model_validator(mode="after")
-    def _url_is_safe(self) -> ClientDefinition:
-        check_token_url(self.token_url)
-        return self
+    @field_validator("token_url")
+    @classmethod
+    def _url_is_safe(cls, url: str) -> str:
+        return check_token_url(url)
 
 
 class StoredToken(_VaultRecord):

@@ -168,9 +168,10 @@ class TokenSettings(BaseSettings):
 
 
 def _state_home() -> Path:
-    """``$XDG_STATE_HOME``, else ``~/.local/state`` (absolute: not wherever a process starts)."""
-    configured = os.environ.get("XDG_STATE_HOME")
-    return Path(configured) if configured else Path.home() / ".local" / "state"
+    """``$XDG_STATE_HOME`` if absolute (the XDG rule), else ``~/.local/state``: never relative
+    to wherever a process happens to start."""
+    configured = Path(os.environ.get("XDG_STATE_HOME") or "relative")
+    return configured if configured.is_absolute() else Path.home() / ".local" / "state"
 
 
 def load(settings_cls: type[_S]) -> _S:

@@ -49,13 +49,17 @@ def check_token_url(url: str) -> str:
     return url
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
 def origin(url: str) -> str:
-    """``scheme://host[:port]``: the party a refresh token was issued by."""
+    """``scheme://host[:port]``: the party a refresh token was issued by (default port dropped)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    port = f":{parts.port}" if parts.port is not None else ""
+    explicit = parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme)
+    port = f":{parts.port}" if explicit else ""
     return f"{parts.scheme}://{host.lower()}{port}"
 
 

@@ -17,7 +17,18 @@ from switchboard._exceptions import (
     TransientTokenError,
 )
 from switchboard._models import ClientDefinition, utcnow
-from switchboard.oauth2 import TokenEndpoint, expires_in_seconds
+from switchboard.oauth2 import (
+    TokenEndpoint,
+    TokenResponse,
+    expires_in_seconds,
+    parse_token_answer,
+)
+
+
+def fetch(definition: ClientDefinition, refresh_token: SecretStr | None = None) -> TokenResponse:
+    """One token request, parsed as the refresher parses it."""
+    answer = TokenEndpoint().request_token(definition, refresh_token=refresh_token)
+    return parse_token_answer(answer, definition, spent=refresh_token)
 
 
 def _client(sandbox: ManagedProcess, **payload: object) -> dict[str, str]:
@@ -42,7 +53,7 @@ def test_client_credentials(sandbox: ManagedProcess, auth_method: str) -> None:
     client = _client(sandbox, scope="read write")
     definition = _definition(sandbox, client, auth_method=auth_method, scope="read")
     before = utcnow()
-    response = TokenEndpoint().request_token(definition)
+    response = fetch(definition)
     assert ping(sandbox, response.access_token) == 200
     assert response.refresh_token is None
     assert before <= response.obtained_at <= utcnow()
@@ -54,13 +65,13 @@ def test_refresh_token_grant_rotates(sandbox: ManagedProcess) -> None:
     client = _client(sandbox, grant_types=["refresh_token"])
     definition = _definition(sandbox, client, grant="refresh_token")
     seed = SecretStr(client["refresh_token"])
-    first = TokenEndpoint().request_token(definition, refresh_token=seed)
+    first = fetch(definition, refresh_token=seed)
     assert first.refresh_token is not None
     assert first.refresh_token.get_secret_value() != seed.get_secret_value()
-    second = TokenEndpoint().request_token(definition, refresh_token=first.refresh_token)
+    second = fetch(definition, refresh_token=first.refresh_token)
     assert ping(sandbox, second.access_token) == 200
     with pytest.raises(CredentialRevoked) as caught:  # reuse: the family is revoked
-        TokenEndpoint().request_token(definition, refresh_token=seed)
+        fetch(definition, refresh_token=seed)
     assert caught.value.error == "invalid_grant"
     assert "sbx-" not in str(caught.value)
 
@@ -76,7 +87,7 @@ def test_expires_in_string_or_missing(
     sandbox: ManagedProcess, options: dict[str, object], expected: int
 ) -> None:
     definition = _definition(sandbox, _client(sandbox, **options), default_lifetime_seconds=777)
-    response = TokenEndpoint().request_token(definition)
+    response = fetch(definition)
     assert (response.expires_at - response.obtained_at).total_seconds() == expected
 
 
@@ -92,7 +103,7 @@ def test_5xx_is_transient(sandbox: ManagedProcess, status: int) -> None:
     client = _client(sandbox)
     token_fault(sandbox, client["client_id"], status=status)
     with pytest.raises(TransientTokenError) as caught:
-        TokenEndpoint().request_token(_definition(sandbox, client))
+        fetch(_definition(sandbox, client))
     assert caught.value.status == status
 
 
@@ -100,7 +111,7 @@ def test_429_carries_retry_after(sandbox: ManagedProcess) -> None:
     client = _client(sandbox)
     token_fault(sandbox, client["client_id"], status=429, retry_after=3)
     with pytest.raises(TransientTokenError) as caught:
-        TokenEndpoint().request_token(_definition(sandbox, client))
+        fetch(_definition(sandbox, client))
     assert (caught.value.status, caught.value.retry_after) == (429, 3.0)
 
 
@@ -118,20 +129,20 @@ def test_unreachable_is_transient() -> None:
         client_secrets=(SecretStr("sbx-nothing"),),
     )
     with pytest.raises(TransientTokenError, match="unreachable"):
-        TokenEndpoint().request_token(definition)
+        fetch(definition)
 
 
 def test_invalid_grant_from_fault_is_revoked(sandbox: ManagedProcess) -> None:
     client = _client(sandbox)
     token_fault(sandbox, client["client_id"], status=400, error="invalid_grant")
     with pytest.raises(CredentialRevoked):
-        TokenEndpoint().request_token(_definition(sandbox, client))
+        fetch(_definition(sandbox, client))
 
 
 def test_wrong_secret_is_client_rejected(sandbox: ManagedProcess) -> None:
     client = {**_client(sandbox), "client_secret": "sbx-wrong"}
     with pytest.raises(ClientRejected) as caught:
-        TokenEndpoint().request_token(_definition(sandbox, client))
+        fetch(_definition(sandbox, client))
     assert caught.value.error == "invalid_client"
     assert "sbx-" not in str(caught.value)
 
@@ -150,7 +161,7 @@ def test_client_secret_rotation_falls_back_in_order(sandbox: ManagedProcess) -> 
             "client_secrets": [client["client_secret"], rotated],
         }
     )
-    assert ping(sandbox, TokenEndpoint().request_token(definition).access_token) == 200
+    assert ping(sandbox, fetch(definition).access_token) == 200
 
 
 def test_non_json_4xx_is_an_endpoint_error(sandbox: ManagedProcess) -> None:
@@ -160,5 +171,5 @@ def test_non_json_4xx_is_an_endpoint_error(sandbox: ManagedProcess) -> None:
         client_secrets=(SecretStr("sbx-nothing"),),
     )
     with pytest.raises(TokenEndpointError) as caught:
-        TokenEndpoint().request_token(definition)
+        fetch(definition)
     assert caught.value.status in (404, 405)

@@ -10,6 +10,7 @@ a URL's userinfo or query.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,6 +78,8 @@ def expires_in_seconds(raw: Any, *, default: int) -> int:
         return default
     try:
         seconds = float(raw)
+    except OverflowError:  # a JSON integer too large for a float: finite, and absurd
+        return MAX_LIFETIME_SECONDS if int(raw) > 0 else default
     except (TypeError, ValueError):
         return default
     if not math.isfinite(seconds) or seconds < 1:
@@ -124,10 +127,13 @@ class TokenEndpoint:
     ) -> TokenAnswer:
         url = redact_url(definition.token_url)
         started = utcnow()
-        seen: dict[str, int] = {}
+        seen: dict[str, Any] = {}
 
         def check_status(response: httpx2.Response) -> httpx2.Response:
             status = seen["status"] = response.status_code
+            if 200 <= status < 300:  # the answer as sent, before authlib reads a field of it
+                with contextlib.suppress(ValueError):
+                    seen["raw"] = response.json()
             if status == 429 or status >= 500:
                 raise TransientTokenError(
                     f"token endpoint {url} answered HTTP {status}",
@@ -152,15 +158,11 @@ class TokenEndpoint:
             client.register_compliance_hook("access_token_response", check_status)
             client.register_compliance_hook("refresh_token_response", check_status)
             if refresh_token is None:
-                raw = client.fetch_token(
-                    definition.token_url, grant_type="client_credentials", **extra
-                )
+                client.fetch_token(definition.token_url, grant_type="client_credentials", **extra)
             else:
-                raw = client.refresh_token(
+                client.refresh_token(
                     definition.token_url, refresh_token=refresh_token.get_secret_value(), **extra
                 )
-                if raw.get("refresh_token") == refresh_token.get_secret_value():
-                    raw.pop("refresh_token")  # not rotated: authlib copied ours back
         except OAuthError as exc:
             raise classify_oauth_error(str(exc.error), status=seen.get("status"), url=url) from None
         except httpx2.ConnectError as exc:
@@ -183,13 +185,16 @@ class TokenEndpoint:
             raise TransientTokenError(
                 f"token endpoint {url} unreachable ({type(exc).__name__})"
             ) from None
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
+            pass  # authlib choked on a field (expires_in "inf", say): the raw answer decides
+        raw = seen.get("raw")
+        if not isinstance(raw, dict) or not raw.get("access_token"):
             raise TokenEndpointError(
                 f"token endpoint {url} answered HTTP {seen.get('status')} with a body that is "
                 "not a token response",
                 status=seen.get("status"),
-            ) from None
-        return TokenAnswer(raw=dict(raw), obtained_at=started)
+            )
+        return TokenAnswer(raw=raw, obtained_at=started)
 
 
 def parse_token_answer(

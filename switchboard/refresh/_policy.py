@@ -142,5 +142,5 @@ def failure_state(exc: SwitchboardError, token: StoredToken | None, now: datetim
 def run_backoff_seconds(state: HealthState, failures: int, retry_after: float | None) -> float:
     """How long the next runs leave a credential alone after ``failures`` failures in a row."""
     first, cap = _RUN_BACKOFF["misconfigured" if state == "misconfigured" else "transient"]
-    wait = min(cap, first * 2.0 ** (failures - 1))
+    wait = min(cap, first * 2.0 ** min(failures - 1, 32))
     return max(wait, retry_after or 0.0)

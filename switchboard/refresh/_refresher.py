@@ -23,6 +23,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from switchboard._exceptions import (
+    CASConflict,
     ConfigurationError,
     LockBusy,
     RefreshInDoubt,
@@ -429,12 +430,15 @@ class Refresher:
         health = failed_health(snapshot, exc, now=self.clock())
         logger.error("%s: refresh failed: %s", name, exc)
         if not isinstance(exc, VaultUnavailable):
-            self._write_health(name, health)
+            # over the version this run read: a report another run wrote since is newer
+            self._write_health(name, health, cas=snapshot.health_version if snapshot else None)
         return outcome_of_failure(name, health, replayed=replayed)
 
-    def _write_health(self, name: str, health: CredentialHealth) -> None:
+    def _write_health(self, name: str, health: CredentialHealth, *, cas: int | None = None) -> None:
         try:
-            self.store.write_health(name, health)
+            self.store.write_health(name, health, cas=cas)
+        except CASConflict:
+            logger.info("%s: a newer health report is stored; ours is dropped", name)
         except VaultError as exc:
             logger.warning("%s: could not record health: %s", name, exc)
 

@@ -23,6 +23,7 @@ class Snapshot:
     refresh: VersionedRefresh
     seed: Seed | None
     health: CredentialHealth | None
+    health_version: int = 0
     read_at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
@@ -82,11 +83,15 @@ def read_snapshot(store: CredentialStore, name: str) -> Snapshot:
     # the seed before the refresh record: a claim is written before its seed is marked spent,
     # so a seed read as spent is always followed by a record that shows the claim or its result
     seed = store.read_seed(name) if rotating else None
+    token = store.read_token(name)
+    refresh = store.read_refresh(name) if rotating else VersionedRefresh(None, 0)
+    health, health_version = store.read_health_versioned(name)
     return Snapshot(
         definition=definition,
         client_version=client_version,
-        token=store.read_token(name),
-        refresh=store.read_refresh(name) if rotating else VersionedRefresh(None, 0),
+        token=token,
+        refresh=refresh,
         seed=seed,
-        health=store.read_health(name),
+        health=health,
+        health_version=health_version,
     )

@@ -161,13 +161,19 @@ class CredentialStore:
         return self.kv.write(self.path(name, "refresh"), record.to_vault(), cas=cas)
 
     def read_health(self, name: str) -> CredentialHealth | None:
-        found = self.kv.read_or_none(self.path(name, "health"))
-        if found is None:
-            return None
-        return CredentialHealth.from_vault(found.data, path=self.where(name, "health"))
+        return self.read_health_versioned(name)[0]
 
-    def write_health(self, name: str, health: CredentialHealth) -> int:
-        return self.kv.write(self.path(name, "health"), health.to_vault())
+    def read_health_versioned(self, name: str) -> tuple[CredentialHealth | None, int]:
+        """The health record and the version a check-and-set write must name."""
+        found = self.kv.read_current(self.path(name, "health"))
+        if found.data is None:
+            return None, found.version
+        health = CredentialHealth.from_vault(found.data, path=self.where(name, "health"))
+        return health, found.version
+
+    def write_health(self, name: str, health: CredentialHealth, *, cas: int | None = None) -> int:
+        """Write health; with ``cas``, only over that version (a report that is not stale)."""
+        return self.kv.write(self.path(name, "health"), health.to_vault(), cas=cas)
 
     def read_oauth1(self, name: str) -> OAuth1Keys:
         path = self._oauth1_path(name)
