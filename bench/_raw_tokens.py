@@ -2,9 +2,9 @@
 
 Plain asyncio + httpx2 against Vault's HTTP API and the token endpoint, ``concurrency``
 credentials at once (the flow's bound). Per credential it makes the calls Switchboard's
-algorithm makes (``docs/architecture.md``): read client/token/health to decide it is due, take
-the lock (read + CAS write), re-read the token, call the IdP, CAS-write the token, write health,
-release the lock. No journal, no retries, no observability.
+protocol makes for a client-credentials token (``docs/architecture.md``): read client, token
+and health to decide it is due, call the IdP, write the token with check-and-set over the
+version read, write health. No journal, no retries, no observability.
 """
 
 from __future__ import annotations
@@ -53,12 +53,8 @@ class _Vault:
 
 
 async def _refresh_one(
-    http: httpx2.AsyncClient, vault: _Vault, name: str, client: dict[str, Any]
+    http: httpx2.AsyncClient, vault: _Vault, name: str, client: dict[str, Any], token_version: int
 ) -> None:
-    _, lock_version = await vault.read(name, "lock")
-    lease = {"owner": "raw", "expires_at": _stamp(datetime.now(UTC) + timedelta(seconds=60))}
-    lock_version = await vault.write(name, "lock", lease, cas=lock_version)
-    _, token_version = await vault.read(name, "token")
     requested = datetime.now(UTC)
     response = await http.post(
         client["token_url"],
@@ -84,9 +80,6 @@ async def _refresh_one(
         "expires_at": _stamp(expires),
     }
     await vault.write(name, "health", health, cas=None)
-    await vault.write(
-        name, "lock", {"owner": "", "expires_at": _stamp(datetime.now(UTC))}, cas=lock_version
-    )
 
 
 async def refresh_raw(
@@ -101,19 +94,19 @@ async def refresh_raw(
         vault = _Vault(http, vault_url, vault_token, base_path)
         names = await vault.list()
         gate = asyncio.Semaphore(concurrency)
-        clients: dict[str, dict[str, Any]] = {}
+        planned: dict[str, tuple[dict[str, Any], int]] = {}
 
         async def plan(name: str) -> None:
             async with gate:
                 client, _ = await vault.read(name, "client")
-                await vault.read(name, "token")
+                _, token_version = await vault.read(name, "token")
                 await vault.read(name, "health")
                 assert client is not None
-                clients[name] = client
+                planned[name] = (client, token_version)
 
         async def refresh(name: str) -> None:
             async with gate:
-                await _refresh_one(http, vault, name, clients[name])
+                await _refresh_one(http, vault, name, *planned[name])
 
         await asyncio.gather(*(plan(name) for name in names))
         await asyncio.gather(*(refresh(name) for name in names))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from prefect.blocks.core import Block
 from pydantic import Field, HttpUrl, SecretStr
 
-from switchboard._settings import DEFAULT_BASE_PATH, DEFAULT_MOUNT, VaultSettings
+from switchboard._settings import DEFAULT_BASE_PATH, DEFAULT_MOUNT, VaultSettings, load
+from switchboard.vault import CredentialStore
 
-__all__ = ["VaultConnection"]
+__all__ = ["VaultConnection", "credential_store"]
+
+_stores: dict[str | None, CredentialStore] = {}
+_stores_guard = threading.Lock()
 
 
 class VaultConnection(Block):
@@ -85,3 +90,20 @@ class VaultConnection(Block):
             base_path=self.base_path,
             timeout=self.timeout_seconds,
         )
+
+
+def credential_store(vault_block: str | None) -> CredentialStore:
+    """The process's one logged-in store for a ``VaultConnection`` block name (``None``: the
+    ``VAULT_*`` settings), shared by the token and the routing tasks."""
+    with _stores_guard:
+        store = _stores.get(vault_block)
+        if store is None:
+            if vault_block is None:
+                settings = load(VaultSettings)
+            else:
+                # sync even when called from an async flow's thread (the routing tasks);
+                # ``_sync`` is Prefect's async_dispatch switch, absent from its type hints
+                block = VaultConnection.load(vault_block, _sync=True)  # type: ignore[call-arg]
+                settings = cast(VaultConnection, block).to_settings()
+            store = _stores[vault_block] = CredentialStore.from_settings(settings)
+        return store

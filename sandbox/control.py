@@ -59,6 +59,9 @@ def parse_client(payload: dict[str, Any]) -> Client:
     lifetime = payload.get("access_token_lifetime", 3600)
     if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
         raise ValueError(f"`access_token_lifetime` must be whole seconds >= 1, got {lifetime!r}")
+    odd = payload.get("expires_in_value")
+    if odd is not None and (isinstance(odd, bool) or not isinstance(odd, str | int | float)):
+        raise ValueError("`expires_in_value` must be a string or a number")
     return Client(
         client_id=client_id,
         client_secret=new_secret("cs"),
@@ -67,6 +70,7 @@ def parse_client(payload: dict[str, Any]) -> Client:
         access_token_lifetime=lifetime,
         expires_in_as_string=_flag(payload, "expires_in_as_string"),
         omit_expires_in=_flag(payload, "omit_expires_in"),
+        expires_in_value=odd,
     )
 
 

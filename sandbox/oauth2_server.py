@@ -43,6 +43,7 @@ class Client:
     access_token_lifetime: int = 3600
     expires_in_as_string: bool = False
     omit_expires_in: bool = False
+    expires_in_value: str | float | None = None  # sent as given: a provider's odd answer
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -250,6 +251,8 @@ class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if not client.omit_expires_in:
             lifetime = client.access_token_lifetime
             token["expires_in"] = str(lifetime) if client.expires_in_as_string else lifetime
+            if client.expires_in_value is not None:
+                token["expires_in"] = client.expires_in_value
         if include_refresh_token:
             token["refresh_token"] = new_secret("rt")
         scope = scope or client.scope

@@ -163,6 +163,20 @@ def _oauth1_add(args: argparse.Namespace, stdin: TextIO) -> int:
     return 0
 
 
+def _credentials_release(args: argparse.Namespace, stdin: TextIO) -> int:
+    from switchboard.refresh import release_abandoned_claim
+
+    if not args.accept_reuse_risk:
+        raise ConfigurationError(
+            "--accept-reuse-risk: spending a refresh token that may already be spent can revoke "
+            f"the token family; prefer `switchboard refresh {args.name}` on the claiming host, "
+            f"or a new seed (`switchboard credentials seed {args.name}`)"
+        )
+    released = release_abandoned_claim(_store(), args.name)
+    print(f"{args.name}: {'claim released' if released else 'no claim to release'}")
+    return 0
+
+
 def _refresh(args: argparse.Namespace, stdin: TextIO) -> int:
     from switchboard.refresh import Refresher
 
@@ -218,6 +232,19 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = actions.add_parser("list", help="every credential's health (no secrets)")
     listing.set_defaults(handler=_credentials_list)
+
+    release = actions.add_parser(
+        "release",
+        help="drop an in_doubt claim so the stored refresh token is spent again",
+        description="Only when the host that claimed the refresh token cannot replay its "
+        "journal: if its request reached the provider, a strict provider revokes the token "
+        "family when the token is spent again. A new seed is the safe alternative.",
+    )
+    release.add_argument("name")
+    release.add_argument(
+        "--accept-reuse-risk", action="store_true", help="confirm you accept that risk"
+    )
+    release.set_defaults(handler=_credentials_release)
 
     oauth1 = commands.add_parser("oauth1", help="OAuth 1.0a API keys in Vault")
     oauth1_actions = oauth1.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -16,6 +16,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from blocks.liveperson import LivePersonAccount, account_settings
+from blocks.vault import credential_store
 from switchboard.consumer import AccessTokenCache, default_cache
 from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
 from switchboard.routing import (
@@ -29,7 +30,6 @@ from switchboard.routing import (
     resolve_domains,
     send_messages,
 )
-from tasks.tokens import refresher_for
 
 __all__ = [
     "ARTIFACT_KEY",
@@ -66,16 +66,17 @@ async def connect_account(account_block: str | None, vault_block: str | None) ->
 
 
 async def _token_cache(vault_block: str | None) -> AccessTokenCache:
-    """The process default, or one per Vault block on the token half's ``Refresher`` for it."""
+    """The process default, or one per Vault block: read-only, like any consumer's.
+
+    Routing runs with an identity that reads the bearer's token and nothing else (README,
+    "Policies"); a rejected token is dropped and read again, and the flows replace it.
+    """
     if vault_block is None:
         return await asyncio.to_thread(default_cache)
     cache = _token_caches.get(vault_block)
     if cache is None:
-        refresher = await asyncio.to_thread(refresher_for, vault_block)  # loads the block
-        cache = _token_caches.setdefault(
-            vault_block,
-            AccessTokenCache(refresher.store, refresh=lambda n: refresher.refresh(n, force=True)),
-        )
+        store = await asyncio.to_thread(credential_store, vault_block)  # loads the block
+        cache = _token_caches.setdefault(vault_block, AccessTokenCache(store))
     return cache
 
 

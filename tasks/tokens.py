@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import timedelta
-from typing import cast
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -17,11 +16,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
+from blocks.vault import credential_store
 from switchboard._exceptions import SwitchboardError
 from switchboard._models import CredentialHealth, RefreshOutcome, utcnow
-from switchboard._settings import TokenSettings, VaultSettings, load
+from switchboard._settings import TokenSettings, load
 from switchboard.refresh import Plan, Refresher
-from switchboard.vault import CredentialStore
 
 __all__ = [
     "REPORT_ARTIFACT_KEY",
@@ -57,17 +56,7 @@ def refresher_for(vault_block: str | None) -> Refresher:
     with _refreshers_guard:
         refresher = _refreshers.get(vault_block)
         if refresher is None:
-            if vault_block is None:
-                vault_settings = load(VaultSettings)
-            else:
-                from blocks.vault import VaultConnection
-
-                # sync even when called from an async flow's thread (the routing tasks);
-                # ``_sync`` is Prefect's async_dispatch switch, absent from its type hints
-                block = VaultConnection.load(vault_block, _sync=True)  # type: ignore[call-arg]
-                connection = cast(VaultConnection, block)
-                vault_settings = connection.to_settings()
-            store = CredentialStore.from_settings(vault_settings)
+            store = credential_store(vault_block)
             refresher = _refreshers[vault_block] = Refresher(store, load(TokenSettings))
         return refresher
 
@@ -319,9 +308,22 @@ _RUNBOOKS = {
         "write-ahead journal and written on the next run.\n\n"
         "1. Check Vault's health (`bao status`) and unseal it if needed."
     ),
+    "RefreshInDoubt": (
+        "A worker claimed the refresh token, may have sent it to the provider, and never wrote "
+        "the outcome (its process or host died, or Vault refused its write). Nobody spends that "
+        "refresh token again on their own: with a strict provider that would revoke the family."
+        "\n\n"
+        "1. On the host the health message names, run `switchboard refresh {name}` with the "
+        "same journal directory: it writes the pair the provider answered and the credential "
+        "is healthy again.\n"
+        "2. If that host and its journal are gone, either write a new seed "
+        "(`switchboard credentials seed {name}`), or accept the risk that the provider already "
+        "rotated it and release the claim: `switchboard credentials release {name}`.\n"
+        "3. Run the `acquire-token` deployment for `{name}`."
+    ),
     "VaultPermissionDenied": (
         "Vault's policy does not let Switchboard's identity use this credential's paths.\n\n"
-        "1. Compare the policy (vault/policies/) with the paths under "
+        "1. Compare the policy (switchboard/policies/) with the paths under "
         "`{mount}/{base}/credentials/{name}/`."
     ),
 }

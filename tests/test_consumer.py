@@ -1,8 +1,10 @@
-"""The consumer cache: one Vault read per token lifetime, re-read after a 401."""
+"""The consumer cache: one Vault read per refresh cycle, re-read after a 401 or 403."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
 from switchboard._exceptions import VaultNotFound
+from switchboard._models import StoredToken, utcnow
 from switchboard._settings import TokenSettings
 from switchboard.consumer import AccessTokenCache
 from switchboard.refresh import Refresher
@@ -141,3 +144,25 @@ def test_many_consumers_rejected_at_once_share_one_refresh(
         tokens = list(pool.map(after_401, caches))
     assert all(token != old and ping(sandbox, token) == 200 for token in tokens)
     assert counters(sandbox)["reuse_detected"] == reuse_before
+
+
+def test_a_token_is_cached_no_longer_than_its_refresh_after(
+    credential_store: CredentialStore, unique_name: str
+) -> None:
+    now = utcnow()
+    token = StoredToken(
+        access_token=SecretStr("sbx-due-soon"),
+        expires_at=now + timedelta(hours=1),
+        obtained_at=now,
+        refresh_after=now + timedelta(seconds=0.5),  # a rotating provider may kill it then
+    )
+    credential_store.write_token(unique_name, token, cas=0)
+    cache = AccessTokenCache(credential_store)
+    assert cache.get(unique_name) == token.access_token
+    assert cache.get(unique_name) == token.access_token and cache.vault_reads == 1
+    time.sleep(0.6)
+    newer = token.model_copy(
+        update={"access_token": SecretStr("sbx-rotated"), "refresh_after": now + timedelta(hours=1)}
+    )
+    credential_store.write_token(unique_name, newer, cas=1)
+    assert cache.get(unique_name) == newer.access_token and cache.vault_reads == 2

@@ -13,12 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import hvac
 import pytest
 from conftest import NewCredential, counters, ping, register_credential, token_fault
 from pydantic import SecretStr
+from vault_helpers import DiskVault
 
-from sandbox.servers import ManagedProcess, free_port, start_openbao, wait_for_http
+from sandbox.servers import ManagedProcess
 from switchboard._models import RefreshOutcome
 from switchboard._settings import TokenSettings, VaultSettings
 from switchboard.refresh import Refresher
@@ -107,34 +107,14 @@ def test_sigkill_between_token_response_and_vault_write(
     assert reuse_detected(sandbox) == reuse_before
 
 
-def _initialize(url: str) -> tuple[str, list[str]]:
-    """Initialize a fresh OpenBao (one unseal key): its root token and keys."""
-    result = hvac.Client(url=url).sys.initialize(secret_shares=1, secret_threshold=1)
-    return result["root_token"], result["keys"]
-
-
-def _unseal(url: str, keys: list[str]) -> None:
-    hvac.Client(url=url).sys.submit_unseal_keys(keys)
-    wait_for_http(f"{url}/v1/sys/health", timeout=30)  # 200: unsealed and raft leader
-
-
 @pytest.mark.slow
 def test_vault_outage_during_refresh_loses_nothing(
     sandbox: ManagedProcess, tmp_path: Path, unique_name: str
 ) -> None:
-    port = free_port()
-    storage = tmp_path / "bao"
-    bao = start_openbao(
-        port=port, root_token="", storage_dir=storage, log_path=tmp_path / "bao.log"
-    )
-    restarted: ManagedProcess | None = None
+    vault = DiskVault(tmp_path / "bao")
     try:
-        root, keys = _initialize(bao.url)
-        _unseal(bao.url, keys)
-        admin = hvac.Client(url=bao.url, token=root)
-        admin.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
         store = CredentialStore.from_settings(
-            VaultSettings(addr=bao.url, token=SecretStr(root), timeout=2)
+            VaultSettings(addr=vault.url, token=SecretStr(vault.root_token), timeout=2)
         )
         register_credential(sandbox.url, store, unique_name, "refresh_token")
         journal = tmp_path / "journal"
@@ -150,16 +130,12 @@ def test_vault_outage_during_refresh_loses_nothing(
             assert time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(0.5)  # the token request is in flight now
-        bao.stop()
-        while not list(journal.glob("*.json")):  # the new pair is journaled, Vault is down
-            assert time.monotonic() < deadline and worker.is_alive()
-            time.sleep(0.1)
-        time.sleep(2)  # Vault stays away for a while; the write keeps retrying
-        assert worker.is_alive() and not result
-        restarted = start_openbao(
-            port=port, root_token="", storage_dir=storage, log_path=tmp_path / "bao2.log"
-        )
-        _unseal(restarted.url, keys)
+        with vault.outage():
+            while not list(journal.glob("*.json")):  # the new pair is journaled, Vault is down
+                assert time.monotonic() < deadline and worker.is_alive()
+                time.sleep(0.1)
+            time.sleep(2)  # Vault stays away for a while; the write keeps retrying
+            assert worker.is_alive() and not result
         worker.join(timeout=120)
         assert [r.status for r in result] == ["refreshed"]
         assert not list(journal.glob("*.json"))
@@ -169,6 +145,4 @@ def test_vault_outage_during_refresh_loses_nothing(
         assert ping(sandbox, token.access_token) == 200
         assert refresher.refresh(unique_name, force=True).status == "refreshed"  # RT is live
     finally:
-        for server in (bao, restarted):
-            if server is not None:
-                server.stop()
+        vault.stop()

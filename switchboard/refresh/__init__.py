@@ -1,6 +1,6 @@
 """Keeping credentials fresh: pure policy, the claim protocol and the ``Refresher``."""
 
-from switchboard.refresh._claim import Claim, owner_id
+from switchboard.refresh._claim import Claim, owner_id, release_abandoned_claim
 from switchboard.refresh._policy import (
     MAX_INLINE_WAIT_SECONDS,
     ClaimVerdict,
@@ -30,5 +30,6 @@ __all__ = [
     "owner_id",
     "read_snapshot",
     "refresh_after",
+    "release_abandoned_claim",
     "run_backoff_seconds",
 ]

@@ -23,7 +23,7 @@ from switchboard._models import Intent, IntentPhase, RefreshRecord
 from switchboard.refresh._policy import backoff_seconds
 from switchboard.vault import CredentialStore
 
-__all__ = ["Claim", "owner_id", "write_refresh_fenced"]
+__all__ = ["Claim", "owner_id", "release_abandoned_claim", "write_refresh_fenced"]
 
 logger = logging.getLogger("switchboard.refresh")
 
@@ -135,3 +135,17 @@ class Claim:
             self._move(self.record.model_copy(update={"intent": None}))
         except (LockBusy, VaultError) as exc:  # a stale claim is taken over or resolved later
             logger.warning("%s: could not release the claim: %s", self.name, exc)
+
+
+def release_abandoned_claim(store: CredentialStore, name: str) -> bool:
+    """An operator's decision: drop the claim on ``name``'s refresh token, so the next run
+    spends the stored token again (a strict provider revokes the family if the claim's request
+    did reach it). ``False`` when there was no claim."""
+    current = store.read_refresh(name)
+    record = current.record
+    if record is None or record.intent is None:
+        return False
+    released = record.model_copy(update={"intent": None})
+    write_refresh_fenced(store, name, released, cas=current.version)
+    logger.warning("%s: claim by %s released by an operator", name, record.intent.owner)
+    return True

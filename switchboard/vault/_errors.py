@@ -43,7 +43,7 @@ def vault_errors(path: str) -> Iterator[None]:
     except hvac.exceptions.Forbidden:
         raise VaultPermissionDenied(
             f"permission denied on {path}: the Vault token's policy does not allow this; "
-            "grant it in the policy (see vault/policies/) or use another identity",
+            "grant it in the policy (see switchboard/policies/) or use another identity",
             path=path,
         ) from None
     except hvac.exceptions.Unauthorized:
