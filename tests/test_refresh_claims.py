@@ -185,7 +185,8 @@ def test_a_vault_outage_during_a_refresh_never_lets_another_host_spend(
         host_b = other_host(store, tmp_path / "b", clock_ahead=90.0)
         theirs = host_b.refresh(name, force=True)
         thread.join(timeout=60)
-        assert theirs.status in {"busy", "adopted", "skipped"}, theirs
+        # busy while host A's claim stands; refreshed (with A's new token) if A stored it first
+        assert theirs.status in {"busy", "adopted", "refreshed"}, theirs
         assert [r.status for r in results] == ["refreshed"], results
         spent_twice += reuse_detected(sandbox) - before
         assert_live(store, sandbox, name)
