@@ -25,7 +25,7 @@ __all__ = [
     "start_ingress",
 ]
 
-INGRESS_COMMAND = (sys.executable, "-m", "switchboard.ingress")
+INGRESS_COMMAND = (sys.executable, "-m", "serve", "ingest")
 PLAIN_INGRESS_COMMAND = (sys.executable, "-m", "bench._plain_ingress")
 WEBHOOK_SECRET = SecretStr("sbx-webhook-" + secrets.token_urlsafe(24))
 """The bench's ingresses take only requests signed with this (the load generator signs)."""

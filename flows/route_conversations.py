@@ -28,8 +28,9 @@ _T = TypeVar("_T")
 def _as_is(value: _T) -> _T:
     """Hand a batch-sized argument to a task without Prefect walking every element for futures.
 
-    That walk (``visit_collection``) was a quarter of the ingress's CPU (BENCHMARKS.md); the
-    arguments here are plain values, never futures. Typed as the value: Prefect unwraps it.
+    That walk (``visit_collection``) costs time per element, a large share of the ingress's CPU
+    at batch sizes of hundreds (BENCHMARKS.md); the arguments here are plain values, never
+    futures. Typed as the value: Prefect unwraps it.
     """
     return cast(_T, opaque(value))
 

@@ -322,7 +322,7 @@ class Demo:
     def start_ingress(self) -> None:
         url = self.config.url("ingress")
         port = str(self.config.ports["ingress"])
-        argv = [sys.executable, "-m", "switchboard.cli", "ingest", "--port", port]
+        argv = [sys.executable, "-m", "serve", "ingest", "--port", port]
         argv += ["--account-block", BLOCK, "--vault-block", ROUTING_BLOCK]
         self.spawn("ingress", argv, ready_url=f"{url}/healthz", env=self.ingress_env())
         self.say(

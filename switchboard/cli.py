@@ -3,19 +3,23 @@
 Secrets never go on the command line (where ``ps`` and shell history would keep them):
 client secrets, refresh tokens and API keys are read from stdin, or from the environment
 variable named by an option. Vault is reached with the usual ``VAULT_*`` / ``SWITCHBOARD_VAULT_*``
-settings. Other parts of Switchboard add their own subcommands through ``DELEGATED``.
+settings.
+
+This is the core's CLI, Prefect-free: ``python -m switchboard.cli``. The installed ``switchboard``
+command is ``serve.main`` (the Prefect side), which calls ``main`` here with ``ingest`` added to
+``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, TextIO
 
 from pydantic import SecretStr, ValidationError
@@ -27,36 +31,32 @@ from switchboard._settings import TokenSettings, VaultSettings, load
 if TYPE_CHECKING:  # hvac is imported only by the commands that talk to Vault
     from switchboard.vault import CredentialStore
 
-__all__ = ["DELEGATED", "Delegated", "main"]
+__all__ = ["SUBCOMMANDS", "Subcommand", "main"]
 
 
 @dataclass(frozen=True)
-class Delegated:
-    """A subcommand another module owns, imported only when it is invoked.
+class Subcommand:
+    """A subcommand that parses its own arguments: ``run(argv)`` gets everything after its name
+    and returns the exit code (``ConfigurationError``: 2, another ``SwitchboardError``: 1)."""
 
-    With ``add``/``run`` (function names in ``module``) the CLI builds the subcommand's parser
-    with ``add(parser)`` and calls ``run(args)``; without them it calls ``module.main(argv)``.
-    """
-
-    module: str
     help: str
-    add: str | None = None
-    run: str | None = None
+    run: Callable[[list[str]], int]
 
 
-DELEGATED: dict[str, Delegated] = {
-    "ingest": Delegated(
-        "switchboard.ingress._serve",
-        "serve the routing-event ingress (HTTP)",
-        add="add_ingest_arguments",
-        run="run_ingest",
-    ),
-    "vault": Delegated(
-        "switchboard.admin",
-        "set up Vault: policies, the flows' and the ingress's AppRole identities",
-    ),
-}
-"""Subcommands owned by other parts of Switchboard; add one here to extend the CLI."""
+def _vault(argv: list[str]) -> int:
+    from switchboard import admin  # hvac: imported only by the commands that talk to Vault
+
+    return admin.main(argv)
+
+
+SUBCOMMANDS: Mapping[str, Subcommand] = MappingProxyType(
+    {
+        "vault": Subcommand(
+            "set up Vault: policies, the flows' and the ingress's AppRole identities", _vault
+        ),
+    }
+)
+"""The core's own self-parsing subcommands; the Prefect side passes these plus ``ingest``."""
 
 
 def _store() -> CredentialStore:
@@ -196,7 +196,7 @@ def _refresh(args: argparse.Namespace, stdin: TextIO) -> int:
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(subcommands: Mapping[str, Subcommand]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="switchboard", description="Keep OAuth tokens alive in Vault."
     )
@@ -257,30 +257,26 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("--force", action="store_true", help="refresh even if not due")
     refresh.set_defaults(handler=_refresh)
 
-    for name, delegated in DELEGATED.items():
-        commands.add_parser(name, help=delegated.help, add_help=False)
+    for name, subcommand in subcommands.items():  # listed in --help; they parse their own argv
+        commands.add_parser(name, help=subcommand.help, add_help=False)
     return parser
 
 
-def _run_delegated(name: str, argv: list[str]) -> int:
-    delegated = DELEGATED[name]
-    module = importlib.import_module(delegated.module)
-    if delegated.add is None or delegated.run is None:
-        code: int = module.main(argv)
-        return code
-    parser = argparse.ArgumentParser(prog=f"switchboard {name}", description=delegated.help)
-    getattr(module, delegated.add)(parser)
-    result = getattr(module, delegated.run)(parser.parse_args(argv))
-    return int(result or 0)
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    subcommands: Mapping[str, Subcommand] = SUBCOMMANDS,
+) -> int:
+    """Run the CLI; returns the exit code (2: bad input or settings, 1: a failure).
 
-
-def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
-    """Run the CLI; returns the exit code (2: bad input or settings, 1: a failure)."""
+    ``subcommands``: the self-parsing ones this CLI offers besides its own (default: the core's).
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        if arguments and arguments[0] in DELEGATED:
-            return _run_delegated(arguments[0], arguments[1:])
-        args = _parser().parse_args(arguments)
+        if arguments and arguments[0] in subcommands:
+            return subcommands[arguments[0]].run(arguments[1:])
+        args = _parser(subcommands).parse_args(arguments)
         handler: Handler = args.handler
         return handler(args, stdin or sys.stdin)
     except ConfigurationError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -121,8 +122,17 @@ def test_missing_vault_setting_is_named(
     assert "VAULT_ADDR" in capsys.readouterr().err
 
 
-def test_console_script_is_installed() -> None:
-    result = subprocess.run(
+def test_console_script_is_the_core_cli_plus_ingest() -> None:
+    """``switchboard`` is ``serve:main`` (the Prefect side): the core's commands and ``ingest``;
+    the core's own CLI (``python -m switchboard.cli``) has every command but ``ingest``."""
+    for command in (
+        [str(Path(sys.executable).with_name("switchboard"))],
+        [sys.executable, "-m", "serve"],
+    ):
+        full = subprocess.run([*command, "--help"], capture_output=True, text=True)
+        assert full.returncode == 0 and "credentials" in full.stdout and "ingest" in full.stdout
+    core = subprocess.run(
         [sys.executable, "-m", "switchboard.cli", "--help"], capture_output=True, text=True
     )
-    assert result.returncode == 0 and "credentials" in result.stdout and "ingest" in result.stdout
+    assert core.returncode == 0 and "credentials" in core.stdout and "vault" in core.stdout
+    assert "ingest" not in core.stdout

@@ -1,6 +1,6 @@
 """The ingress: batching (plain unit tests) and ``switchboard ingest`` end to end.
 
-The end-to-end tests start the real ingress process (``python -m switchboard.ingress``) against
+The end-to-end tests start the real ingress process (``python -m serve ingest``) against
 the session's Prefect server, OpenBao and sandbox, and post events over loopback.
 """
 
@@ -27,13 +27,13 @@ from test_routing_support import MIN, SandboxAccount, conv, create_account, rout
 
 from blocks.liveperson import LivePersonAccount
 from sandbox.servers import free_port, wait_for_http
+from serve import prefect_clients
 from switchboard._exceptions import SwitchboardError
 from switchboard.ingress import (
     Batcher,
     IngressSettings,
     Overloaded,
     create_app,
-    prefect_clients,
     sign,
     signed_headers,
 )
@@ -193,7 +193,7 @@ def ingress_env(state_dir, **extra: str) -> dict[str, str]:
 def running_ingress(
     sandbox, credential_store, state_dir, tag: str, **extra_env: str
 ) -> Iterator[Ingress]:
-    """``python -m switchboard.ingress`` for a new sandbox account, stopped (cleanly) after."""
+    """``python -m serve ingest`` for a new sandbox account, stopped (cleanly) after."""
     account = create_account(sandbox.url, credential_store, tag, state_dir / "journal")
     block = f"lp-{tag}"
     LivePersonAccount(**account.settings.model_dump()).save(block)
@@ -203,7 +203,8 @@ def running_ingress(
         [
             sys.executable,
             "-m",
-            "switchboard.ingress",
+            "serve",
+            "ingest",
             "--port",
             str(port),
             "--account-block",
@@ -475,7 +476,7 @@ def test_ingest_refuses_to_start_open_to_anyone(
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_INGRESS_")}
     env.update(PREFECT_API_URL="http://127.0.0.1:9/api", SWITCHBOARD_LP_ACCOUNT_ID="1", **extra)
     done = subprocess.run(
-        [sys.executable, "-m", "switchboard.ingress", "--port", str(free_port()), *args],
+        [sys.executable, "-m", "serve", "ingest", "--port", str(free_port()), *args],
         env=env,
         cwd=tmp_path,
         capture_output=True,

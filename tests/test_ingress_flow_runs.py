@@ -17,7 +17,7 @@ import pytest
 from conftest import drain_prefect_workers
 from prefect import flow
 
-from switchboard.ingress._flow_runs import (
+from serve import (
     RETRY_DELAYS,
     create_flow_run,
     flow_run_creator,

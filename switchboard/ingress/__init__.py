@@ -1,15 +1,13 @@
-"""The HTTP ingress for routing events: validation, batching into flow runs, acknowledgement."""
+"""The HTTP ingress for routing events: validation, batching, acknowledgement (no Prefect here).
+
+``create_app`` takes the batch handler; the Prefect side (``serve``) gives it one that runs each
+batch as a ``route_conversations`` flow run, and serves it as ``switchboard ingest``.
+"""
 
 from __future__ import annotations
 
 from switchboard.ingress._app import BatchHandler, create_app
 from switchboard.ingress._batcher import Batcher, Overloaded
-from switchboard.ingress._serve import (
-    add_ingest_arguments,
-    flow_handler,
-    prefect_clients,
-    run_ingest,
-)
 from switchboard.ingress._settings import IngressSettings
 from switchboard.ingress._signature import (
     SIGNATURE_HEADER,
@@ -28,11 +26,7 @@ __all__ = [
     "Batcher",
     "IngressSettings",
     "Overloaded",
-    "add_ingest_arguments",
     "create_app",
-    "flow_handler",
-    "prefect_clients",
-    "run_ingest",
     "sign",
     "signed_headers",
     "verify",

@@ -70,7 +70,7 @@ def create_app(
     """The app; ``handler`` routes one batch (in production: one ``route_conversations`` run).
 
     ``around`` is entered before the batcher starts and exited after it stopped, so every batch
-    runs inside it (in production: one Prefect client per process, see ``prefect_clients``).
+    runs inside it (in production: one Prefect client per process, ``serve.prefect_clients``).
     """
     batcher: Batcher[RoutingEvent, Decision] = Batcher(
         handler,

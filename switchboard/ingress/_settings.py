@@ -55,7 +55,7 @@ class IngressSettings(BaseSettings):
         description=(
             "Flow runs executing at once; while all are busy, the next batch grows. Size it at "
             "about one per core of the Prefect API server: more only makes smaller batches that "
-            "slow each other down (on 2 cores, 1 beat 4 for both p95 latency and throughput)."
+            "slow each other down, in latency and in throughput (BENCHMARKS.md)."
         ),
     )
     max_queued_events: int = Field(

@@ -2,11 +2,12 @@
 
 Prefect's embedded SQLite server answers ``503`` to a flow-run insert that races another write
 (``SQLITE_BUSY_SNAPSHOT``: the insert's transaction read first, so waiting on the lock cannot
-help), and Prefect's client then sleeps 2 s, even on its last attempt. At 50 events/s that was a
-third of the batches and a p95 of ≈4 s (BENCHMARKS.md). A retry a few milliseconds later almost
-always succeeds, so the ingress creates each run through a client of its own whose busy answers
-fail at once (an httpx response hook), retries within ``RETRY_DELAYS``, and hands the run to
-Prefect's engine. Everything else the run does goes through Prefect's clients and policies.
+help), and Prefect's client then sleeps 2 s, even on its last attempt: under a steady stream of
+batches most first tries are busy, and every one of them would wait those 2 s (BENCHMARKS.md has
+the numbers). A retry a few milliseconds later almost always succeeds, so the ingress creates
+each run through a client of its own whose busy answers fail at once (an httpx response hook),
+retries within ``RETRY_DELAYS``, and hands the run to Prefect's engine. Everything else the run
+does goes through Prefect's clients and policies.
 """
 
 from __future__ import annotations

@@ -1,24 +1,34 @@
 """``switchboard ingest``: serve the ingress on uvicorn, each batch one ``route_conversations`` run.
 
-The flow runs inside this process against the Prefect API (``PREFECT_API_URL``), so every batch
-is an observable flow run without a worker's polling delay or process start.
+The core's ASGI app and batcher (``switchboard.ingress``) take any batch handler; this module
+gives them the Prefect one. The flow runs inside this process against the Prefect API
+(``PREFECT_API_URL``), so every batch is an observable flow run without a worker's polling delay
+or process start.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from switchboard._exceptions import ConfigurationError
-from switchboard.ingress._app import BatchHandler, create_app
-from switchboard.ingress._flow_runs import flow_run_creator, run_in_new_flow_run
-from switchboard.ingress._settings import IngressSettings
-from switchboard.liveperson import RoutingEvent
+from serve._flow_runs import flow_run_creator, run_in_new_flow_run
+from switchboard import ConfigurationError, load
+from switchboard.ingress import BatchHandler, IngressSettings, create_app
+from switchboard.liveperson import LivePersonSettings, RoutingEvent
 from switchboard.routing import Decision, client_pool
 
-__all__ = ["add_ingest_arguments", "flow_handler", "prefect_clients", "run_ingest"]
+__all__ = [
+    "INGEST_HELP",
+    "add_ingest_arguments",
+    "flow_handler",
+    "ingest",
+    "prefect_clients",
+    "run_ingest",
+]
+
+INGEST_HELP = "serve the routing-event ingress (HTTP)"
 
 
 @asynccontextmanager
@@ -26,7 +36,7 @@ async def prefect_clients() -> AsyncIterator[None]:
     """One sync and one async Prefect client for every flow run of this process.
 
     Without them each batch's flow run builds two new clients (an SSL context and a CSRF-token
-    request each) on the event loop: 37% of its busy time at 50 events/s in the benchmarks.
+    request each) on the event loop, which then spends much of its time on them (BENCHMARKS.md).
     """
     from prefect.context import AsyncClientContext, SyncClientContext
 
@@ -37,7 +47,7 @@ async def prefect_clients() -> AsyncIterator[None]:
 
 def flow_handler(settings: IngressSettings) -> BatchHandler:
     """A batch handler that runs one ``route_conversations`` flow run per batch, in process."""
-    from flows.route_conversations import route_conversations
+    from flows.route_conversations import route_conversations  # Prefect: imported to serve
 
     async def handle(events: list[RoutingEvent]) -> list[Decision]:
         state = await run_in_new_flow_run(
@@ -70,8 +80,6 @@ def run_ingest(args: argparse.Namespace) -> None:
     import uvicorn
     from pydantic import ValidationError
 
-    from switchboard._settings import load
-
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigurationError(
             "PREFECT_API_URL: not set; point the ingress at the Prefect server that should record "
@@ -93,8 +101,6 @@ def run_ingest(args: argparse.Namespace) -> None:
         text = f"--{where.replace('_', '-')}: {message}" if where else message
         raise ConfigurationError(text) from None
     if settings.account_block is None:
-        from switchboard.liveperson import LivePersonSettings
-
         load(LivePersonSettings)  # fail at start, naming the variable, not at the first batch
     app = create_app(
         flow_handler(settings),
@@ -110,3 +116,11 @@ def run_ingest(args: argparse.Namespace) -> None:
         log_level="info",
         timeout_graceful_shutdown=30,
     )
+
+
+def ingest(argv: Sequence[str]) -> int:
+    """``switchboard ingest [OPTIONS]``: parse ``argv`` (after ``ingest``), serve; exit code 0."""
+    parser = argparse.ArgumentParser(prog="switchboard ingest", description=INGEST_HELP)
+    add_ingest_arguments(parser)
+    run_ingest(parser.parse_args(argv))
+    return 0
