@@ -19,6 +19,7 @@ PACKAGES = ("switchboard", "flows", "tasks", "blocks", "serve")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 CORE = "The core is Prefect-free"
 TASKS = "Tasks are independent"
+LAYERS = "Layers:"
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -38,7 +39,7 @@ def verdicts(output: str) -> dict[str, str]:
     """``{contract name prefix: "KEPT" | "BROKEN"}`` from lint-imports' summary."""
     flat = " ".join(output.split())  # contract names wrap at 80 columns
     found = {}
-    for name in (CORE, TASKS):
+    for name in (CORE, TASKS, LAYERS):
         start = flat.index(name)
         found[name] = next(w for w in flat[start:].split() if w in ("KEPT", "BROKEN"))
     return found
@@ -58,7 +59,7 @@ def tree(tmp_path: Path) -> Path:
 def test_the_real_tree_keeps_every_contract() -> None:
     done = lint_imports(ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert verdicts(done.stdout) == {CORE: "KEPT", TASKS: "KEPT"}
+    assert verdicts(done.stdout) == {CORE: "KEPT", TASKS: "KEPT", LAYERS: "KEPT"}
 
 
 @pytest.mark.parametrize(
@@ -72,6 +73,9 @@ def test_the_real_tree_keeps_every_contract() -> None:
         ("switchboard/_planted.py", "from serve import flow_handler\n", CORE),
         ("switchboard/_planted.py", "def f():\n    import prefect  # lazy too\n", CORE),
         ("tasks/_planted.py", "from tasks.routing import connect_account\n", TASKS),
+        ("blocks/_planted.py", "from tasks import routing\n", LAYERS),
+        ("tasks/_planted.py", "from flows import route_conversations\n", LAYERS),
+        ("flows/_planted.py", "import serve\n", LAYERS),
     ],
 )
 def test_a_planted_violation_breaks_its_contract(
@@ -90,7 +94,7 @@ def test_a_task_module_importing_another_breaks_independence(tree: Path) -> None
     tokens.write_text(tokens.read_text() + "\nfrom tasks import routing as _routing  # noqa\n")
     done = lint_imports(tree)
     assert done.returncode == 1, done.stdout[-3000:]
-    assert verdicts(done.stdout) == {CORE: "KEPT", TASKS: "BROKEN"}
+    assert verdicts(done.stdout) == {CORE: "KEPT", TASKS: "BROKEN", LAYERS: "KEPT"}
 
 
 def test_the_core_imports_without_prefect_or_the_prefect_side() -> None:
