@@ -10,7 +10,7 @@ import asyncio
 
 import uvicorn
 
-from switchboard._settings import load
+from switchboard import load
 from switchboard.consumer import default_cache
 from switchboard.ingress import IngressSettings, create_app
 from switchboard.liveperson import LivePersonSettings, RoutingEvent

@@ -68,8 +68,7 @@ def prepare_routing(servers: BenchServers) -> None:
 
 def seed_bearer(servers: BenchServers) -> None:
     """A sandbox client whose token is in Vault, as the token half leaves it."""
-    from switchboard._models import ClientDefinition
-    from switchboard._settings import TokenSettings, VaultSettings
+    from switchboard import ClientDefinition, TokenSettings, VaultSettings
     from switchboard.refresh import Refresher
     from switchboard.vault import CredentialStore
 

@@ -35,7 +35,7 @@ def _flow() -> dict[str, Any]:
 
 def _core() -> dict[str, Any]:
     started = time.perf_counter()
-    from switchboard._settings import TokenSettings, VaultSettings, load
+    from switchboard import TokenSettings, VaultSettings, load
     from switchboard.refresh import Refresher
     from switchboard.vault import CredentialStore
 

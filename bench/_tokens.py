@@ -38,7 +38,7 @@ def _log(message: str) -> None:
 
 async def _seed(servers: BenchServers, base: str, count: int) -> None:
     """``count`` sandbox clients and their definitions in Vault under ``base``: none has a token."""
-    from switchboard._models import ClientDefinition
+    from switchboard import ClientDefinition
 
     gate = asyncio.Semaphore(16)
     headers = {"X-Vault-Token": servers.root_token}

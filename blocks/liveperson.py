@@ -7,7 +7,7 @@ from typing import Any, Literal
 from prefect.blocks.core import Block
 from pydantic import Field, HttpUrl
 
-from switchboard._settings import load
+from switchboard import load
 from switchboard.liveperson import LivePersonSettings, SkillRule
 
 __all__ = ["LivePersonAccount"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from switchboard._models import RefreshOutcome
+from switchboard import RefreshOutcome
 from tasks.tokens import refresh_credential
 
 __all__ = ["acquire_token"]

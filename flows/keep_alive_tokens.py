@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.refresh_due_tokens import refresh_due_tokens
-from switchboard._models import RefreshOutcome
+from switchboard import RefreshOutcome
 
 __all__ = ["keep_alive_tokens"]
 

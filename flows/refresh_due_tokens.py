@@ -9,8 +9,7 @@ from prefect import flow, unmapped
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from switchboard._models import RefreshOutcome
-from switchboard._settings import TokenSettings, load
+from switchboard import RefreshOutcome, TokenSettings, load
 from tasks.tokens import (
     CredentialRefreshFailed,
     plan_refreshes,
