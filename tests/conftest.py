@@ -1,8 +1,8 @@
 """Session-wide real servers on loopback: OpenBao, the sandbox, and a Prefect server.
 
 Nothing here is mocked. Each server writes its log under the session's temporary
-directory; ``tests/test_zz_secret_hygiene.py`` scans those logs and Prefect's
-database at the end of the run.
+directory; ``tests/test_secret_hygiene.py`` scans those logs and Prefect's
+database at the end of the run (tests marked ``last`` run after all others).
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ from sandbox.servers import (
 )
 
 ROOT_TOKEN = "root-" + uuid.uuid4().hex
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``last`` run after every other test, whatever their file is called: they
+    inspect what the whole session left behind. The order is otherwise kept (a stable sort)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
 
 NewCredential = Callable[..., tuple[str, dict[str, str]]]
 """``new_credential``: ``(grant="refresh_token", **client_options) -> (name, client)``."""

@@ -1,11 +1,13 @@
-"""Runs last (file order): after the whole suite, no sandbox secret (``sbx-…``) anywhere Prefect
-keeps things: its database, every server log of the session, result storage, artifacts, events,
-logs and flow-run parameters read back through the API.
+"""After the whole suite (marker ``last``), no sandbox secret (``sbx-…``) anywhere Prefect keeps
+things: its database, every server log of the session, result storage, artifacts, events, logs
+and flow-run parameters read back through the API.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -37,12 +39,28 @@ def test_the_scanner_ignores_the_bare_prefix(tmp_path: Path) -> None:
     assert scan_paths([tmp_path]) == []
 
 
+def test_the_session_scan_is_collected_last() -> None:
+    """The ``last`` marker, not the file name, puts the scan after every other test."""
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    done = subprocess.run(
+        [*collect, f"tests/{Path(__file__).name}", "tests/test_readme.py"],  # this file first
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    nodes = [line for line in done.stdout.splitlines() if "::" in line]
+    assert done.returncode == 0 and len(nodes) > 3, done.stdout[-2000:] + done.stderr[-2000:]
+    assert nodes[-1].endswith("::test_no_secret_anywhere_prefect_keeps_things")
+
+
 def _recent_files(root: Path, since: float) -> list[Path]:
     if not root.is_dir():
         return []
     return [p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime >= since]
 
 
+@pytest.mark.last
 def test_no_secret_anywhere_prefect_keeps_things(
     prefect_server: ManagedProcess, session_dir: Path
 ) -> None:
