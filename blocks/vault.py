@@ -9,7 +9,7 @@ from typing import Literal, cast
 from prefect.blocks.core import Block
 from pydantic import Field, HttpUrl, SecretStr
 
-from switchboard._settings import DEFAULT_BASE_PATH, DEFAULT_MOUNT, VaultSettings, load
+from switchboard import DEFAULT_BASE_PATH, DEFAULT_MOUNT, VaultSettings, load
 from switchboard.vault import CredentialStore
 
 __all__ = ["VaultConnection", "credential_store"]
@@ -68,7 +68,7 @@ class VaultConnection(Block):
         Raises:
             ConfigurationError: when the auth method's fields are missing.
         """
-        from switchboard._exceptions import ConfigurationError
+        from switchboard import ConfigurationError
 
         approle = self.auth_method == "approle"
         if approle and (self.role_id is None or self.secret_id is None):

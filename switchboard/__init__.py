@@ -13,6 +13,7 @@ from switchboard._exceptions import (
     CredentialRevoked,
     LockBusy,
     RateLimited,
+    RefreshInDoubt,
     SwitchboardError,
     TokenEndpointError,
     TransientTokenError,
@@ -27,23 +28,37 @@ from switchboard._exceptions import (
 from switchboard._models import (
     ClientDefinition,
     CredentialHealth,
+    Intent,
     OAuth1Keys,
     RefreshOutcome,
+    RefreshRecord,
     StoredToken,
+    utcnow,
 )
-from switchboard._settings import TokenSettings, VaultSettings, load
+from switchboard._settings import (
+    DEFAULT_BASE_PATH,
+    DEFAULT_MOUNT,
+    TokenSettings,
+    VaultSettings,
+    load,
+)
 
 __all__ = [
+    "DEFAULT_BASE_PATH",
+    "DEFAULT_MOUNT",
     "CASConflict",
     "ClientDefinition",
     "ClientRejected",
     "ConfigurationError",
     "CredentialHealth",
     "CredentialRevoked",
+    "Intent",
     "LockBusy",
     "OAuth1Keys",
     "RateLimited",
+    "RefreshInDoubt",
     "RefreshOutcome",
+    "RefreshRecord",
     "StoredToken",
     "SwitchboardError",
     "TokenEndpointError",
@@ -58,4 +73,5 @@ __all__ = [
     "VaultSettings",
     "VaultUnavailable",
     "load",
+    "utcnow",
 ]

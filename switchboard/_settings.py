@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_APPROLE_MOUNT",
     "DEFAULT_BASE_PATH",
     "DEFAULT_MOUNT",
+    "MAX_INLINE_WAIT_SECONDS",
     "TokenSettings",
     "VaultSettings",
     "load",
@@ -31,7 +32,8 @@ DEFAULT_BASE_PATH = "switchboard"
 DEFAULT_APPROLE_MOUNT = "approle"
 
 _S = TypeVar("_S", bound=BaseSettings)
-_MAX_INLINE_WAIT_SECONDS = 30.0  # switchboard.refresh.MAX_INLINE_WAIT_SECONDS (no import cycle)
+MAX_INLINE_WAIT_SECONDS = 30.0
+"""A Retry-After longer than this ends a refresh attempt; the next run waits it out instead."""
 
 
 class VaultSettings(BaseSettings):
@@ -157,11 +159,11 @@ class TokenSettings(BaseSettings):
     def _budgets_fit_the_claim(self) -> TokenSettings:
         # a live owner writes its claim before each request and after the last one; between
         # two writes it spends at most its requests, their waits and the Vault write retries
-        busiest = self.max_attempts * (self.http_timeout + _MAX_INLINE_WAIT_SECONDS)
+        busiest = self.max_attempts * (self.http_timeout + MAX_INLINE_WAIT_SECONDS)
         if self.claim_stale_seconds <= busiest + self.vault_retry_seconds:
             raise ValueError(
                 "SWITCHBOARD_TOKEN_CLAIM_STALE_SECONDS must exceed MAX_ATTEMPTS x "
-                f"(HTTP_TIMEOUT + {_MAX_INLINE_WAIT_SECONDS:g}) + VAULT_RETRY_SECONDS "
+                f"(HTTP_TIMEOUT + {MAX_INLINE_WAIT_SECONDS:g}) + VAULT_RETRY_SECONDS "
                 f"(= {busiest + self.vault_retry_seconds:g} s): raise it or lower those"
             )
         return self

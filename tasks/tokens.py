@@ -17,9 +17,14 @@ from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
 from blocks.vault import credential_store
-from switchboard._exceptions import SwitchboardError
-from switchboard._models import CredentialHealth, RefreshOutcome, utcnow
-from switchboard._settings import TokenSettings, load
+from switchboard import (
+    CredentialHealth,
+    RefreshOutcome,
+    SwitchboardError,
+    TokenSettings,
+    load,
+    utcnow,
+)
 from switchboard.refresh import Plan, Refresher
 
 __all__ = [
@@ -217,7 +222,7 @@ def refresh_credentials(
 
     Failures and recoveries are logged and evented one by one as in ``refresh_credential``;
     plain successes are summed up in one log line and ``switchboard.tokens.refreshed`` events
-    (per-credential lines and events were a third of a 1,000-credential run's cost). A failed
+    (per-credential lines and events dominate a large fleet's cost: BENCHMARKS.md). A failed
     credential is reported in its outcome (the flow fails on it), so the batch goes on.
 
     Args:
@@ -318,7 +323,8 @@ _RUNBOOKS = {
         "is healthy again.\n"
         "2. If that host and its journal are gone, either write a new seed "
         "(`switchboard credentials seed {name}`), or accept the risk that the provider already "
-        "rotated it and release the claim: `switchboard credentials release {name}`.\n"
+        "rotated it and release the claim:\n"
+        "   `switchboard credentials release {name} --accept-reuse-risk`.\n"
         "3. Run the `acquire-token` deployment for `{name}`."
     ),
     "VaultPermissionDenied": (

@@ -80,6 +80,7 @@ class World:
     """Shared state the faults act on: the model time, the outage switch, pending faults."""
 
     now: datetime = field(default_factory=utcnow)
+    takeovers: dict[int, int] = field(default_factory=dict)  # run -> the run whose claim it took
     vault_down: bool = False
     lose_next_write_answer: bool = False
     provider_faults: list[str] = field(default_factory=list)  # "unavailable" | "lost"
@@ -93,6 +94,7 @@ class ModelKV(KV):
         self.world = world
         self.versions: dict[str, list[dict[str, Any] | None]] = {}
         self.custom: dict[str, dict[str, str]] = {}
+        self.owners: dict[str, int] = {}  # a claim's owner -> the run that wrote it
         self.guard = threading.Lock()
 
     def _check_up(self, path: str) -> None:
@@ -118,12 +120,23 @@ class ModelKV(KV):
             versions = self.versions.setdefault(path, [])
             if cas is not None and cas != len(versions):
                 raise CASConflict(f"check-and-set lost at {path}", path=path)
+            self._note_takeover(versions[-1] if versions else None, data)
             versions.append(_plain(data))
             version = len(versions)
         if self.world.lose_next_write_answer:
             self.world.lose_next_write_answer = False
             raise VaultUnavailable(f"Vault's answer was lost at {path}", path=path)
         return version
+
+    def _note_takeover(self, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        """Remember which run's claim a run overwrote with its own (claims are owned by runs)."""
+        intent = after.get("intent")
+        if not isinstance(intent, dict):
+            return
+        self.owners.setdefault(str(intent["owner"]), current_run_id())
+        previous = before.get("intent") if before else None
+        if isinstance(previous, dict) and previous.get("owner") != intent["owner"]:
+            self.world.takeovers[current_run_id()] = self.owners.get(str(previous["owner"]), 0)
 
     def patch_custom_metadata(self, path: str, custom_metadata: dict[str, str]) -> None:
         step(f"kv patch metadata {path.rsplit('/', 1)[-1]}")
@@ -137,11 +150,12 @@ class ModelKV(KV):
         return []
 
     def soft_delete(self, path: str) -> None:
-        """``bao kv delete``: the latest version reads as absent but keeps its number."""
+        """``bao kv delete``: the latest version reads as absent but keeps its number (no new
+        version is written: a check-and-set over it still succeeds)."""
         with self.guard:
             versions = self.versions.get(path)
             if versions:
-                versions.append(None)
+                versions[-1] = None
 
     def latest(self, path: str) -> dict[str, Any] | None:
         versions = self.versions.get(path, [])
@@ -212,7 +226,15 @@ class ModelProvider:
             self.spends.append(Spend(token, run, answer_lost=lost))
             return answer
         if earlier and all(spend.answer_lost for spend in earlier) and token in self.answers:
-            # a retry after a lost answer: the grace period answers it with the same pair
+            # a retry after a lost answer: the grace period answers it with the same pair; the
+            # run that sent it retries, or a later one after it released its claim, but a run
+            # that took over the claim of a run whose request may have spent it must not
+            taken_from = self.world.takeovers.get(run)
+            if any(spend.run == taken_from for spend in earlier):
+                self.violations.append(
+                    f"refresh token {token} spent by run {run}, which took over the claim of run "
+                    f"{taken_from} whose request may have spent it"
+                )
             self.spends.append(Spend(token, run, answer_lost=lost))
             if not lost:
                 for spend in earlier:

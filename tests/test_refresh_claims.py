@@ -463,3 +463,41 @@ def test_a_refresh_token_is_only_sent_where_it_came_from(
     assert (outcome.status, outcome.state) == ("failed", "misconfigured"), outcome
     assert outcome.message is not None and "new seed" in outcome.message
     assert token_requests(sandbox) == requests  # nothing was sent
+
+
+@pytest.mark.parametrize("operator", ["releases the claim", "deletes the refresh record"])
+def test_a_journaled_pair_survives_what_an_operator_does_meanwhile(
+    credential_store: CredentialStore,
+    new_credential: NewCredential,
+    sandbox: ManagedProcess,
+    host_a: Refresher,
+    strandable: Callable[[str], tuple[Refresher, Callable[[bool], None]]],
+    vault_root: hvac.Client,
+    operator: str,
+) -> None:
+    """The stranded pair is the newest one whatever the operator did to the claim: replaying
+    it stores it, and the token it replaced is never spent again."""
+    from switchboard.cli import main
+
+    name, client = new_credential("refresh_token")
+    assert host_a.refresh(name).status == "refreshed"
+    stranded, allow_writes = strandable(name)
+    token_fault(sandbox, client["client_id"], latency=0.3)
+    thread, _ = in_background(lambda: stranded.refresh(name, force=True))
+    wait_until(lambda: claimed(credential_store, name))
+    allow_writes(False)
+    thread.join(timeout=30)
+    assert stranded.journal.has_pending(name)
+    if operator == "releases the claim":
+        assert main(["credentials", "release", name, "--accept-reuse-risk"]) == 0
+    else:
+        vault_root.secrets.kv.v2.delete_latest_version_of_secret(
+            path=credential_store.path(name, "refresh"), mount_point="secret"
+        )
+    allow_writes(True)
+    before = reuse_detected(sandbox)
+    replayed = stranded.refresh(name)
+    assert replayed.replayed_journal and replayed.state == "healthy", replayed
+    assert reuse_detected(sandbox) == before
+    assert_live(credential_store, sandbox, name)
+    assert host_a.refresh(name, force=True).status == "refreshed"  # the stored RT is live

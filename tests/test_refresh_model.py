@@ -14,8 +14,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -69,6 +71,7 @@ class Run:
 
     def __init__(self, refresher: Refresher, run_id: int, host: str, *, force: bool) -> None:
         self.refresher = refresher
+        self.killed_at: str | None = None
         self.id = run_id
         self.host = host
         self.force = force
@@ -112,6 +115,7 @@ class Run:
             self.advance()
 
     def kill(self) -> None:
+        self.killed_at = self.gate.at
         self.gate.killed = True
         self.advance()
 
@@ -269,9 +273,18 @@ class RefreshProtocol(RuleBasedStateMachine):
         record = self.kv.latest(self.store.path(NAME, "refresh"))
         health = self.kv.latest(self.store.path(NAME, "health"))
         state = health.get("state") if health else None
-        if record is not None and record.get("intent") is not None:
-            assert record["intent"]["phase"] == "spending", record  # a stale claimed one is taken
+        intent = record.get("intent") if record is not None else None
+        if intent is not None and intent["phase"] == "spending":
             assert state == "in_doubt", (state, record)
+            # in doubt for a reason: the token was sent, or its owner died before it could know
+            # (between its claim's write and the request); a live owner never strands a claim
+            spent = {spend.token for spend in self.provider.spends}
+            owner = self.kv.owners.get(str(intent["owner"]))
+            died = any(run.id == owner and run.killed_at is not None for run in self.runs)
+            assert record is not None and (record.get("refresh_token") in spent or died), (
+                "in_doubt, yet nothing was sent and its owner did not die",
+                record,
+            )
             return
         token = record.get("refresh_token") if record else self.provider.seed
         assert self.provider.usable(token), (state, record)
@@ -290,3 +303,62 @@ TestRefreshProtocol.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
+# -- scenarios the search found, or a reviewer did: replayed as they are -----------------------
+
+Scenario = list[Callable[[RefreshProtocol], None]]
+
+
+def _play(scenario: Scenario) -> None:
+    machine = RefreshProtocol()
+    machine.setup()
+    try:
+        for move in scenario:
+            move(machine)
+            machine.no_refresh_token_is_spent_twice()
+            machine.vault_holds_a_live_refresh_token_or_a_claim()
+            machine.runs_fail_only_on_purpose()
+    finally:
+        machine.teardown()
+
+
+def _step_to_second_sleep(machine: RefreshProtocol) -> None:
+    machine.step_a_run_up_to(0, "sleep")
+    machine.step_a_run(0, 1)
+    machine.step_a_run_up_to(0, "sleep")
+
+
+SCENARIOS = {
+    # a request timed out (its answer may be lost), the next one got a 503: the claim must not
+    # say "nothing in flight" while the process waits, or another host takes it over when it dies
+    "timeout-then-503-then-death": [
+        lambda m: m.provider_fails_next("lost"),
+        lambda m: m.provider_fails_next("unavailable"),
+        lambda m: m.start_a_run("a", False),
+        _step_to_second_sleep,
+        lambda m: m.kill_a_process(0),
+    ],
+    # an owner whose clock runs an hour ahead dies mid-request: the others must not wait an hour
+    "owner-clock-an-hour-ahead-dies": [
+        lambda m: m.offsets.update(a=3600.0),
+        lambda m: m.start_a_run("a", False),
+        lambda m: m.step_a_run_up_to(0, "journal record"),
+        lambda m: m.kill_a_process(0),
+        lambda m: m.offsets.update(a=0.0),  # its clock is put right: every host judges alike
+    ],
+    # the new pair's write lands but its answer is lost, then the process dies
+    "pair-written-answer-lost-death": [
+        lambda m: m.start_a_run("a", False),
+        lambda m: m.step_a_run_up_to(0, "kv write refresh"),
+        lambda m: m.step_a_run(0, 3),
+        lambda m: m.vault_loses_a_write_answer(),
+        lambda m: m.step_a_run(0, 1),
+        lambda m: m.kill_a_process(0),
+    ],
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS.values()), ids=list(SCENARIOS))
+def test_scenario(scenario: Scenario) -> None:
+    _play(scenario)

@@ -26,7 +26,7 @@ from switchboard.vault import KV, CredentialStore, VaultSession, connect
 def test_kv_round_trip_and_cas(credential_store: CredentialStore, unique_name: str) -> None:
     kv = credential_store.kv
     path = f"tests/{unique_name}"
-    assert kv.read_or_none(path) is None
+    assert kv.read_current(path).data is None
     with pytest.raises(VaultNotFound, match=path):
         kv.read(path)
     assert kv.write(path, {"a": "1"}, cas=0) == 1
@@ -65,10 +65,10 @@ def test_store_layout(
     assert credential_store.read_client(unique_name) == definition
     seed = credential_store.read_seed(unique_name)
     assert seed is not None and seed.refresh_token.get_secret_value() == "sbx-seed"
-    assert (seed.version, seed.consumed_version, seed.unspent) == (1, 0, True)
+    assert (seed.version, seed.consumed_version) == (1, 0)
     credential_store.mark_seed_consumed(unique_name, 1)
     seed = credential_store.read_seed(unique_name)
-    assert seed is not None and not seed.unspent
+    assert seed is not None and seed.consumed_version == 1
     assert "sbx-" not in repr(seed)
     assert credential_store.read_oauth1(unique_name).token_secret.get_secret_value() == "sbx-ts"
     assert unique_name in credential_store.list_credentials()

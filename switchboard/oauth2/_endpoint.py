@@ -222,6 +222,8 @@ def parse_token_answer(
         token_type=str(raw.get("token_type") or "Bearer"),
         obtained_at=started,
         expires_at=started + timedelta(seconds=lifetime),
-        scope=str(scope) if scope else definition.scope,
+        scope=(" ".join(map(str, scope)) if isinstance(scope, list) else str(scope))
+        if scope
+        else definition.scope,
         refresh_token=new_refresh,
     )

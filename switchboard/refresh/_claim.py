@@ -23,11 +23,19 @@ from switchboard._models import Intent, IntentPhase, RefreshRecord
 from switchboard.refresh._policy import backoff_seconds
 from switchboard.vault import CredentialStore
 
-__all__ = ["Claim", "owner_id", "release_abandoned_claim", "write_refresh_fenced"]
+__all__ = [
+    "CLAIM_RETRY_SECONDS",
+    "Claim",
+    "owner_id",
+    "release_abandoned_claim",
+    "write_refresh_fenced",
+]
 
 logger = logging.getLogger("switchboard.refresh")
 
 _VAULT_RETRY_CAP_SECONDS = 5.0
+CLAIM_RETRY_SECONDS = 30.0
+"""How long a claim's own writes (take, phase, release) are retried while Vault is away."""
 
 
 def owner_id() -> str:
@@ -66,7 +74,12 @@ def write_refresh_fenced(
 
 
 class Claim:
-    """This worker's claim on ``name``'s refresh token, at refresh record version ``version``."""
+    """This worker's claim on ``name``'s refresh token, at refresh record version ``version``.
+
+    Every write is ``write_refresh_fenced``: retried for ``retry_seconds`` while Vault is away,
+    and a write whose answer was lost is recognised as ours, so a claim is never stranded by a
+    lost answer alone.
+    """
 
     def __init__(
         self,
@@ -76,12 +89,16 @@ class Claim:
         version: int,
         *,
         clock: Callable[[], datetime],
+        retry_seconds: float,
+        sleep: Callable[[float], None],
     ) -> None:
         self.store = store
         self.name = name
         self.record = record
         self.version = version
         self.clock = clock
+        self.retry_seconds = retry_seconds
+        self.sleep = sleep
 
     @property
     def intent(self) -> Intent:
@@ -97,42 +114,59 @@ class Claim:
         *,
         over_version: int,
         seed_version: int | None,
+        phase: IntentPhase = "spending",
         clock: Callable[[], datetime],
+        retry_seconds: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> Claim:
-        """Claim the refresh token, ready to spend it; ``LockBusy`` if another worker was first."""
+        """Claim the refresh token (``spending``: about to send it); ``LockBusy`` if another
+        worker was first."""
         intent = Intent(
             owner=owner_id(),
-            phase="spending",
+            phase=phase,
             at=clock(),
             over_version=over_version,
             seed_version=seed_version,
         )
-        record = base.model_copy(update={"intent": intent})
-        try:
-            version = store.write_refresh(name, record, cas=over_version)
-        except CASConflict:
-            raise LockBusy(f"{name}: another worker claimed the refresh token first") from None
-        return cls(store, name, record, version, clock=clock)
+        claim = cls(
+            store,
+            name,
+            base.model_copy(update={"intent": intent}),
+            over_version,
+            clock=clock,
+            retry_seconds=retry_seconds,
+            sleep=sleep,
+        )
+        claim._write(claim.record, lost="another worker claimed the refresh token first")
+        return claim
 
-    def _move(self, record: RefreshRecord) -> None:
+    def _write(self, record: RefreshRecord, *, lost: str) -> None:
         try:
-            self.version = write_refresh_fenced(self.store, self.name, record, cas=self.version)
+            self.version = write_refresh_fenced(
+                self.store,
+                self.name,
+                record,
+                cas=self.version,
+                retry_seconds=self.retry_seconds,
+                sleep=self.sleep,
+            )
         except CASConflict:
-            raise LockBusy(
-                f"{self.name}: the claim on the refresh token was taken over (it had gone stale)"
-            ) from None
+            raise LockBusy(f"{self.name}: {lost}") from None
         self.record = record
 
     def set_phase(self, phase: IntentPhase) -> None:
         """``claimed`` while nothing is in flight (others may take a stale claim over), or
         ``spending`` right before a request; ``LockBusy`` if it was taken over meanwhile."""
         intent = self.intent.model_copy(update={"phase": phase, "at": self.clock()})
-        self._move(self.record.model_copy(update={"intent": intent}))
+        self._write(
+            self.record.model_copy(update={"intent": intent}),
+            lost="the claim on the refresh token was taken over (it had gone stale)",
+        )
 
     def release(self) -> None:
         """Drop the claim, keeping the refresh token as it was: nothing new was obtained."""
         try:
-            self._move(self.record.model_copy(update={"intent": None}))
+            self._write(self.record.model_copy(update={"intent": None}), lost="taken over")
         except (LockBusy, VaultError) as exc:  # a stale claim is taken over or resolved later
             logger.warning("%s: could not release the claim: %s", self.name, exc)
 

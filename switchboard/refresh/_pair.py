@@ -7,7 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from switchboard._exceptions import CASConflict, VaultUnavailable
+from pydantic import SecretStr
+
+from switchboard._exceptions import CASConflict, TokenEndpointError, VaultUnavailable
 from switchboard._models import ClientDefinition, RefreshRecord, StoredToken, format_time
 from switchboard._settings import TokenSettings
 from switchboard._urls import origin
@@ -74,26 +76,45 @@ class PairWriter:
         *,
         base: RefreshRecord,
         token_version: int,
+        over_version: int | None = None,
     ) -> StoredToken:
-        """Store the pair in ``entry`` over the claim at ``entry.claim_version`` (``base``)."""
-        response = parse_token_answer(entry.answer, definition, spent=entry.spent)
+        """Store the pair in ``entry`` over the claim it was obtained under (``base``, at
+        ``over_version``, by default ``entry.claim_version``), then the consumers' token.
+
+        An answer without a usable access token still stores the refresh token it rotated
+        (dropping the journal entry, which would fail the same way on every replay), then fails.
+        """
+        over = entry.claim_version if over_version is None else over_version
+        try:
+            response = parse_token_answer(entry.answer, definition, spent=entry.spent)
+        except TokenEndpointError:
+            rotated = entry.answer.raw.get("refresh_token")
+            kept = SecretStr(rotated) if isinstance(rotated, str) and rotated else entry.spent
+            self._write_refresh(
+                name, base.model_copy(update={"refresh_token": kept, "intent": None}), over
+            )
+            self.journal.clear(name)
+            raise
         record = RefreshRecord(
             refresh_token=response.refresh_token,
             seed_version=entry.seed_version or base.seed_version,
             issuer=origin(definition.token_url),
             obtained_at=response.obtained_at,
         )
-        refresh_version = write_refresh_fenced(
-            self.store,
-            name,
-            record,
-            cas=entry.claim_version,
-            retry_seconds=self.settings.vault_retry_seconds,
-            sleep=self.sleep,
-        )
+        refresh_version = self._write_refresh(name, record, over)
         token = self.stored_token(response, definition)
         self.write_token(name, token, cas=token_version, refresh_version=refresh_version)
         return token
+
+    def _write_refresh(self, name: str, record: RefreshRecord, over: int) -> int:
+        return write_refresh_fenced(
+            self.store,
+            name,
+            record,
+            cas=over,
+            retry_seconds=self.settings.vault_retry_seconds,
+            sleep=self.sleep,
+        )
 
     def write_token(
         self, name: str, token: StoredToken, *, cas: int, refresh_version: int | None
@@ -131,36 +152,50 @@ class PairWriter:
     def replay(self, name: str) -> Replay | None:
         """Store a pair a previous run on this host journaled but could not write.
 
-        ``None`` when nothing waits. An entry whose claim was resolved otherwise (an operator
-        released it, a new seed replaced it) is dropped with a warning: Vault holds a newer pair.
+        ``None`` when nothing waits. The pair is stored while its claim stands (even over a
+        soft-deleted record), or when an operator released the claim and Vault still holds the
+        token it spent; it waits while another worker claims that token; it is dropped when
+        Vault holds a newer pair (a new seed replaced it) or the family was revoked since.
         """
         entry = self.journal.pending(name)
         if entry is None:
             return None
         current = self.store.read_refresh(name)
         record = current.record
-        obtained = format_time(entry.answer.obtained_at)
         landed = (
             record is not None
             and record.obtained_at is not None
-            and format_time(record.obtained_at) == obtained
+            and format_time(record.obtained_at) == format_time(entry.answer.obtained_at)
         )
+        spent_is_stored = (
+            record is not None
+            and record.refresh_token is not None
+            and record.refresh_token.get_secret_value() == entry.spent.get_secret_value()
+        )
+        claimed_by_other = record is not None and record.intent is not None
         if current.version != entry.claim_version and not landed:
-            logger.warning(
-                "%s: a journaled pair was superseded (its claim was resolved otherwise); dropped",
-                name,
-            )
-            self.journal.clear(name)
-            return Replay(None, None)
+            if spent_is_stored and claimed_by_other:
+                return None  # another worker claims the token we spent: try on a later run
+            health = self.store.read_health(name)
+            if not spent_is_stored or (health is not None and health.state == "revoked"):
+                logger.warning("%s: a journaled pair was superseded; dropped", name)
+                self.journal.clear(name)
+                return Replay(None, None)
         definition, client_version = self.store.read_client_versioned(name)
         token_version = self.store.read_token(name).version
-        assert record is not None  # a claim's record exists
         if landed:  # the refresh record has it; the consumers' token may not
             response = parse_token_answer(entry.answer, definition, spent=entry.spent)
             token = self.stored_token(response, definition)
             self.write_token(name, token, cas=token_version, refresh_version=current.version)
         else:
-            token = self.commit(name, definition, entry, base=record, token_version=token_version)
+            token = self.commit(
+                name,
+                definition,
+                entry,
+                base=record or RefreshRecord(),
+                token_version=token_version,
+                over_version=current.version,
+            )
         self.journal.clear(name)
         logger.warning("%s: replayed a token pair from the write-ahead journal", name)
         return Replay(token, client_version)

@@ -15,22 +15,21 @@ from switchboard._exceptions import (
     SwitchboardError,
 )
 from switchboard._models import HealthState, StoredToken
-from switchboard._settings import TokenSettings
+from switchboard._settings import MAX_INLINE_WAIT_SECONDS, TokenSettings
 from switchboard.refresh._snapshot import Snapshot
 
 __all__ = [
     "MAX_INLINE_WAIT_SECONDS",
     "ClaimVerdict",
+    "Step",
     "backoff_seconds",
     "claim_verdict",
     "due_reason",
     "failure_state",
+    "next_step",
     "refresh_after",
     "run_backoff_seconds",
 ]
-
-MAX_INLINE_WAIT_SECONDS = 30.0
-"""A Retry-After longer than this ends the attempt; the next run waits it out instead."""
 
 _BACKOFF_BASE_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 10.0
@@ -68,20 +67,50 @@ def refresh_after(
 def claim_verdict(snapshot: Snapshot, *, now: datetime, stale_after: float) -> ClaimVerdict:
     """What another worker's claim on the refresh token lets this one do.
 
-    ``busy``: a claim younger than ``stale_after`` (by this host's clock: skew only moves the
-    moment a claim counts as stale, never who may spend). ``take_over``: a stale claim with no
-    request in flight (check-and-set fences its owner), or a new seed the claim does not cover.
+    ``busy``: a claim less than ``stale_after`` old (by this host's clock, either way: skew
+    only moves the moment a claim counts as stale, never who may spend). ``take_over``: a stale
+    claim with no request in flight (check-and-set fences its owner), or a new seed the claim
+    does not cover.
     ``in_doubt``: a stale claim whose request may have reached the provider: nobody spends that
     refresh token again without its owner's answer or an operator's decision.
     """
     intent = snapshot.intent
     if intent is None:
         return "free"
-    if (now - intent.at).total_seconds() < stale_after:
-        return "busy"
+    if abs((now - intent.at).total_seconds()) < stale_after:  # a claim from the future is as
+        return "busy"  # stale as an old one: an owner's clock far ahead must not park everyone
     if intent.phase == "claimed" or snapshot.seed_is_new:
         return "take_over"
     return "in_doubt"
+
+
+Step = Literal["skip", "busy", "in_doubt", "refresh"]
+
+
+def next_step(
+    snapshot: Snapshot,
+    settings: TokenSettings,
+    *,
+    now: datetime,
+    force: bool = False,
+    idle_after: float | None = None,
+) -> tuple[Step, str | None]:
+    """What a run does with the credential now, and why it refreshes (``due_reason``).
+
+    An ``in_doubt`` claim is reported once per backoff period, not by every run. A stale
+    claim that may be taken over is taken over only when the credential is due anyway.
+    """
+    verdict = claim_verdict(snapshot, now=now, stale_after=settings.claim_stale_seconds)
+    if verdict == "busy":
+        return "busy", None
+    if verdict == "in_doubt":
+        health = snapshot.health
+        reported = health.next_attempt_at if health and health.state == "in_doubt" else None
+        if reported is not None and now < reported:
+            return "skip", None
+        return "in_doubt", None
+    reason = due_reason(snapshot, settings, now=now, force=force, idle_after=idle_after)
+    return ("skip", None) if reason is None else ("refresh", reason)
 
 
 def due_reason(

@@ -20,41 +20,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from switchboard._exceptions import (
     CASConflict,
     ConfigurationError,
     LockBusy,
     RefreshInDoubt,
     SwitchboardError,
-    TransientTokenError,
     VaultError,
     VaultUnavailable,
 )
-from switchboard._models import (
-    ClientDefinition,
-    CredentialHealth,
-    RefreshOutcome,
-    RefreshRecord,
-    StoredToken,
-    utcnow,
-)
+from switchboard._models import CredentialHealth, RefreshOutcome, utcnow
 from switchboard._settings import TokenSettings
-from switchboard._urls import origin, redact_url
-from switchboard.journal import Journal, JournalEntry
-from switchboard.oauth2 import TokenAnswer, TokenEndpoint, parse_token_answer
-from switchboard.refresh._claim import Claim
+from switchboard._urls import origin
+from switchboard.journal import Journal
+from switchboard.oauth2 import TokenEndpoint
 from switchboard.refresh._pair import PairWriter
-from switchboard.refresh._policy import (
-    MAX_INLINE_WAIT_SECONDS,
-    backoff_seconds,
-    claim_verdict,
-    due_reason,
-)
+from switchboard.refresh._policy import next_step
 from switchboard.refresh._report import failed_health, healthy, outcome, outcome_of_failure
 from switchboard.refresh._snapshot import Snapshot, read_snapshot
-from switchboard.vault import CredentialStore, VersionedToken
+from switchboard.refresh._spend import Adopted, Spender
+from switchboard.vault import CredentialStore
 
 __all__ = ["PLAN_REUSE_SECONDS", "Plan", "Refresher", "journal_for"]
 
@@ -78,18 +63,12 @@ class Plan:
     skipped: list[RefreshOutcome]
 
 
-class _Adopted(Exception):
-    """Another run stored a newer token while we were deciding to; ``current`` is its token."""
-
-    def __init__(self, current: VersionedToken) -> None:
-        super().__init__()
-        self.current = current
-
-
 def journal_for(store: CredentialStore, settings: TokenSettings) -> Journal:
-    """``store``'s journal, scoped by Vault address, namespace, mount and base path."""
+    """``store``'s journal, scoped by Vault (origin of its address), namespace, mount and base
+    path: a CLI run and a flow that spell the address differently share it."""
     vault = store.session.settings
-    scope = f"{vault.addr}|{vault.namespace or ''}|{store.kv.mount}|{store.base_path}"
+    namespace = (vault.namespace or "").strip("/")
+    scope = f"{origin(vault.addr)}|{namespace}|{store.kv.mount}|{store.base_path}"
     return Journal(Path(settings.journal_dir).expanduser(), scope=scope)
 
 
@@ -113,6 +92,15 @@ class Refresher:
         self.sleep = sleep
         self.clock = clock
         self.pairs = PairWriter(store, settings, self.journal, sleep=sleep)
+        self.spender = Spender(
+            store,
+            settings,
+            endpoint=self.endpoint,
+            journal=self.journal,
+            pairs=self.pairs,
+            sleep=sleep,
+            clock=clock,
+        )
         self._planned: dict[str, Snapshot] = {}
         self._guard = threading.Lock()
         self._last_rejected: dict[str, float] = {}
@@ -151,7 +139,6 @@ class Refresher:
         ``planned``. ``idle_after`` is ``due_reason``'s keep-alive override.
         """
         moment = now or self.clock()
-        stale_after = self.settings.claim_stale_seconds
 
         def left_alone(name: str) -> RefreshOutcome | None:
             try:
@@ -159,15 +146,12 @@ class Refresher:
             except SwitchboardError:
                 return None
             if not self.journal.has_pending(name):  # else: replay it
-                verdict = claim_verdict(snapshot, now=moment, stale_after=stale_after)
-                token, health = snapshot.token.token, snapshot.health
-                if verdict == "busy":
-                    return outcome(name, "busy", token, health)
-                reason = due_reason(
+                step, _ = next_step(
                     snapshot, self.settings, now=moment, force=force, idle_after=idle_after
                 )
-                if verdict == "free" and reason is None:
-                    return outcome(name, "skipped", token, health)
+                token, health = snapshot.token.token, snapshot.health
+                if step in ("busy", "skip"):
+                    return outcome(name, "busy" if step == "busy" else "skipped", token, health)
             with self._guard:
                 self._planned[name] = snapshot
             return None
@@ -232,28 +216,22 @@ class Refresher:
             if snapshot is None or replay is not None or snapshot.age > PLAN_REUSE_SECONDS:
                 snapshot = self.snapshot(name)
             now = self.clock()
-            verdict = claim_verdict(
-                snapshot, now=now, stale_after=self.settings.claim_stale_seconds
-            )
-            if verdict == "busy":
-                return outcome(
-                    name, "busy", snapshot.token.token, snapshot.health, replayed=replayed
-                )
-            if verdict == "in_doubt":
-                raise _in_doubt(name, snapshot)
-            reason = due_reason(
+            step, reason = next_step(
                 snapshot, self.settings, now=now, force=force, idle_after=idle_after
             )
-            if reason is None and verdict == "free":
+            if step in ("busy", "skip"):
+                token, health = snapshot.token.token, snapshot.health
                 return outcome(
-                    name, "skipped", snapshot.token.token, snapshot.health, replayed=replayed
+                    name, "busy" if step == "busy" else "skipped", token, health, replayed=replayed
                 )
-            logger.info("refreshing %s (%s)", name, reason or "taking over a stale claim")
+            if step == "in_doubt":
+                raise _in_doubt(name, snapshot)
+            logger.info("refreshing %s (%s)", name, reason)
             if snapshot.definition.grant == "client_credentials":
-                token, attempts = self._acquire(name, snapshot)
+                token, attempts = self.spender.acquire(name, snapshot)
             else:
-                token, attempts = self._rotate(name, snapshot)
-        except _Adopted as adopted:  # report the other run's token and the health it wrote
+                token, attempts = self.spender.rotate(name, snapshot)
+        except Adopted as adopted:  # report the other run's token and the health it wrote
             health = None
             with contextlib.suppress(SwitchboardError):
                 health = self.store.read_health(name)
@@ -284,112 +262,6 @@ class Refresher:
         token = snapshot.token.token if snapshot else None
         return outcome(name, "busy", token, snapshot.health if snapshot else None)
 
-    def _acquire(self, name: str, snapshot: Snapshot) -> tuple[StoredToken, int]:
-        """Client credentials: nothing to protect but the write, so check-and-set alone."""
-        answer, attempts = self._ask(name, snapshot.definition, None, claim=None)
-        response = parse_token_answer(answer, snapshot.definition, spent=None)
-        token = self.pairs.stored_token(response, snapshot.definition)
-        if not self.pairs.write_token(
-            name, token, cas=snapshot.token.version, refresh_version=None
-        ):
-            raise _Adopted(self.store.read_token(name))
-        logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
-        return token, attempts
-
-    def _rotate(self, name: str, snapshot: Snapshot) -> tuple[StoredToken, int]:
-        """Refresh-token grant: claim, spend, journal, store; the claim fences every step."""
-        definition = snapshot.definition
-        base, spend, seed_version = self._what_to_spend(name, snapshot)
-        claim = Claim.take(
-            self.store,
-            name,
-            base,
-            over_version=snapshot.refresh.version,
-            seed_version=seed_version,
-            clock=self.clock,
-        )
-        try:
-            if seed_version is not None:  # before it is sent: a spent seed never looks new again
-                self.store.mark_seed_consumed(name, seed_version)
-            answer, attempts = self._ask(name, definition, spend, claim=claim)
-        except SwitchboardError:
-            claim.release()  # no pair was obtained: the refresh token stays as it was
-            raise
-        entry = JournalEntry(
-            answer=answer, claim_version=claim.version, spent=spend, seed_version=seed_version
-        )
-        try:
-            self.journal.record(name, entry)
-        except OSError as exc:  # the pair exists only in memory now: get it into Vault anyway
-            logger.error(
-                "%s: could not journal the new pair (%s); writing Vault directly", name, exc
-            )
-        token = self.pairs.commit(
-            name, definition, entry, base=claim.record, token_version=snapshot.token.version
-        )
-        self.journal.clear(name)
-        logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
-        return token, attempts
-
-    def _what_to_spend(
-        self, name: str, snapshot: Snapshot
-    ) -> tuple[RefreshRecord, SecretStr, int | None]:
-        """The record to claim, the refresh token to spend and, for a seed, its version."""
-        record = snapshot.refresh.record or RefreshRecord(
-            refresh_token=snapshot.stored_refresh_token, seed_version=snapshot.stored_seed_version
-        )
-        record = record.model_copy(update={"intent": None})
-        seed = snapshot.seed
-        if seed is not None and snapshot.seed_is_new:  # from now on the seed is the stored token
-            seeded = RefreshRecord(refresh_token=seed.refresh_token, seed_version=seed.version)
-            return seeded, seed.refresh_token, seed.version
-        stored = snapshot.stored_refresh_token
-        if stored is None:
-            raise ConfigurationError(
-                f"{name}: no refresh token to use: write one with `switchboard credentials seed "
-                f"{name}` (Vault path {self.store.where(name, 'seed')})"
-            )
-        issuer = origin(snapshot.definition.token_url)
-        if record.issuer is not None and record.issuer != issuer:
-            raise ConfigurationError(
-                f"{name}: token_url now points at {redact_url(issuer)}, but the refresh token was "
-                f"issued by {redact_url(record.issuer)}; it is only ever sent where it came "
-                "from: write a new seed to confirm the new endpoint"
-            )
-        return record, stored, None
-
-    def _ask(
-        self,
-        name: str,
-        definition: ClientDefinition,
-        spend: SecretStr | None,
-        *,
-        claim: Claim | None,
-    ) -> tuple[TokenAnswer, int]:
-        """Ask the token endpoint, retrying transient errors within the run's budget.
-
-        Under a claim, the claim says ``claimed`` while we wait after an answer that proves
-        the request was not acted on, and ``spending`` again (a fenced write) before the next.
-        """
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                return self.endpoint.request_token(definition, refresh_token=spend), attempts
-            except TransientTokenError as exc:
-                wait = backoff_seconds(attempts, retry_after=exc.retry_after)
-                if attempts >= self.settings.max_attempts or wait > MAX_INLINE_WAIT_SECONDS:
-                    raise
-                logger.warning(
-                    "%s: attempt %d failed (%s); retrying in %.1f s", name, attempts, exc, wait
-                )
-                if claim is None or exc.maybe_processed:
-                    self.sleep(wait)
-                    continue
-                claim.set_phase("claimed")
-                self.sleep(wait)
-                claim.set_phase("spending")
-
     # -- replacing a rejected token --------------------------------------------------------
 
     def refresh_rejected(self, name: str, *, wait_seconds: float) -> RefreshOutcome:
@@ -403,14 +275,13 @@ class Refresher:
         interval = self.settings.rejected_refresh_interval_seconds
         with self._guard:
             last = self._last_rejected.get(name)
-            if last is not None and time.monotonic() - last < interval:
-                snapshot = None
-            else:
+            recent = last is not None and time.monotonic() - last < interval
+            if not recent:
                 self._last_rejected[name] = time.monotonic()
-                snapshot = self.snapshot(name)
-        if snapshot is None:
+        if recent:
             current = self.store.read_token(name)
             return outcome(name, "skipped", current.token, self.store.read_health(name))
+        snapshot = self.snapshot(name)
         before = snapshot.token.version
         result = self.refresh(name, force=True, snapshot=snapshot)
         deadline = time.monotonic() + wait_seconds
@@ -427,11 +298,16 @@ class Refresher:
     def _failed(
         self, name: str, snapshot: Snapshot | None, exc: SwitchboardError, *, replayed: bool
     ) -> RefreshOutcome:
-        health = failed_health(snapshot, exc, now=self.clock())
         logger.error("%s: refresh failed: %s", name, exc)
-        if not isinstance(exc, VaultUnavailable):
-            # over the version this run read: a report another run wrote since is newer
-            self._write_health(name, health, cas=snapshot.health_version if snapshot else None)
+        if isinstance(exc, VaultUnavailable):
+            return outcome_of_failure(name, failed_health(snapshot, exc, now=self.clock()))
+        previous, version = (snapshot.health, snapshot.health_version) if snapshot else (None, 0)
+        if snapshot is None:  # the credential could not be read: its health may still be
+            with contextlib.suppress(SwitchboardError):
+                previous, version = self.store.read_health_versioned(name)
+        health = failed_health(snapshot, exc, now=self.clock(), previous=previous)
+        # over the version this run read: a report another run wrote since is newer
+        self._write_health(name, health, cas=version)
         return outcome_of_failure(name, health, replayed=replayed)
 
     def _write_health(self, name: str, health: CredentialHealth, *, cas: int | None = None) -> None:

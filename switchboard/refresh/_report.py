@@ -48,10 +48,17 @@ def healthy(token: StoredToken, *, client_version: int | None) -> CredentialHeal
 
 
 def failed_health(
-    snapshot: Snapshot | None, exc: SwitchboardError, *, now: datetime
+    snapshot: Snapshot | None,
+    exc: SwitchboardError,
+    *,
+    now: datetime,
+    previous: CredentialHealth | None = None,
 ) -> CredentialHealth:
-    """The health record after ``exc``: state, counters and when to try again."""
-    previous = snapshot.health if snapshot else None
+    """The health record after ``exc``: state, counters and when to try again.
+
+    ``previous`` is the health before it, when there is no ``snapshot`` to take it from.
+    """
+    previous = snapshot.health if snapshot else previous
     token = snapshot.token.token if snapshot else None
     state = failure_state(exc, token, now)
     failures = (previous.consecutive_failures if previous else 0) + 1

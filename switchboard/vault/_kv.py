@@ -58,12 +58,6 @@ class KV:
             raise VaultNotFound(f"nothing stored at {self._where(path)}", path=self._where(path))
         return Versioned(data=current.data, version=current.version)
 
-    def read_or_none(self, path: str) -> Versioned | None:
-        try:
-            return self.read(path)
-        except VaultNotFound:
-            return None
-
     def read_current(self, path: str) -> Current:
         """``GET /{mount}/data/{path}``, telling a deleted key's version apart from none.
 

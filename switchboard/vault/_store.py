@@ -61,10 +61,6 @@ class Seed:
     version: int
     consumed_version: int
 
-    @property
-    def unspent(self) -> bool:
-        return self.version > self.consumed_version
-
     def __repr__(self) -> str:
         return f"Seed(version={self.version}, consumed_version={self.consumed_version})"
 

@@ -2,8 +2,8 @@
 
 hvac sends every request through ``session.request(...)`` and reads ``ok``, ``status_code``,
 ``headers``, ``text`` and ``json()`` of the answer. ``HttpxSession`` offers exactly that on an
-``httpx2.Client``: with 8 threads against OpenBao it used ≈30% less client CPU per request than
-``requests`` (0.33 against 0.49 ms), and a token-fleet run is bound by that CPU (BENCHMARKS.md).
+``httpx2.Client``: it costs less client CPU per request than ``requests``, and a token-fleet run
+is bound by that CPU (the measurement is in BENCHMARKS.md).
 """
 
 from __future__ import annotations
