@@ -14,6 +14,7 @@ from starlette.routing import Route
 from sandbox.liveperson import LivePersonState
 from sandbox.oauth1_verifier import OAuth1KeyStore
 from sandbox.oauth2_server import GRANT_TYPES, Client, TokenStore
+from sandbox.profiles import Profile, profile_named, with_overrides
 from sandbox.scenario import parse_scenario
 from sandbox.state import Counters, Faults, bad_request, new_secret, parse_fault
 
@@ -59,19 +60,31 @@ def parse_client(payload: dict[str, Any]) -> Client:
     lifetime = payload.get("access_token_lifetime", 3600)
     if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1:
         raise ValueError(f"`access_token_lifetime` must be whole seconds >= 1, got {lifetime!r}")
-    odd = payload.get("expires_in_value")
-    if odd is not None and (isinstance(odd, bool) or not isinstance(odd, str | int | float)):
-        raise ValueError("`expires_in_value` must be a string or a number")
     return Client(
         client_id=client_id,
         client_secret=new_secret("cs"),
         grant_types=frozenset(grants),
         scope=scope,
         access_token_lifetime=lifetime,
-        expires_in_as_string=_flag(payload, "expires_in_as_string"),
-        omit_expires_in=_flag(payload, "omit_expires_in"),
-        expires_in_value=odd,
+        profile=_profile(payload),
     )
+
+
+def _profile(payload: dict[str, Any]) -> Profile:
+    """The client's ``profile`` (default ``strict``), with the per-client flags that predate
+    profiles applied on top: ``expires_in_as_string``, ``omit_expires_in``, ``expires_in_value``."""
+    profile = profile_named(payload.get("profile", "strict"))
+    odd = payload.get("expires_in_value")
+    if odd is not None and (isinstance(odd, bool) or not isinstance(odd, str | int | float)):
+        raise ValueError("`expires_in_value` must be a string or a number")
+    changes: dict[str, Any] = {}
+    if _flag(payload, "expires_in_as_string"):
+        changes["expires_in"] = "string"
+    if _flag(payload, "omit_expires_in"):
+        changes["expires_in"] = "omit"
+    if odd is not None:
+        changes["expires_in_value"] = odd
+    return with_overrides(profile, **changes) if changes else profile
 
 
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]

@@ -2,7 +2,8 @@
 
 Grants: client credentials, and refresh token with rotation. A refresh token that was
 already rotated and is presented again revokes its whole family (every refresh and
-access token descended from the same seed) and answers ``invalid_grant``.
+access token descended from the same seed) and answers ``invalid_grant``. A client's
+``Profile`` (``sandbox.profiles``) changes that and the answers' shapes to a real provider's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.profiles import PROFILES, Profile, body_of, present_error
 from sandbox.state import BEARER_CHALLENGE, Counters, Faults, new_secret, unauthorized
 
 __all__ = ["GRANT_TYPES", "Client", "OAuth2Endpoints", "TokenStore"]
@@ -41,9 +43,7 @@ class Client:
     grant_types: frozenset[str]
     scope: str = ""
     access_token_lifetime: int = 3600
-    expires_in_as_string: bool = False
-    omit_expires_in: bool = False
-    expires_in_value: str | float | None = None  # sent as given: a provider's odd answer
+    profile: Profile = PROFILES["strict"]
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -83,7 +83,13 @@ class RefreshToken:
     client_id: str
     scope: str
     family: Family
-    rotated: bool = False
+    expires_at: float | None = None  # the profile's refresh token lifetime, if it has one
+    rotated_at: float | None = None  # when it was redeemed (and replaced)
+    successor: dict[str, Any] | None = None  # the answer it got, kept for a reuse grace period
+
+    @property
+    def rotated(self) -> bool:
+        return self.rotated_at is not None
 
     def check_client(self, client: Client) -> bool:
         return self.client_id == client.client_id
@@ -123,7 +129,9 @@ class TokenStore:
 
     def _new_seed(self, client: Client) -> str:
         seed = new_secret("rt")
-        self.refresh_tokens[seed] = RefreshToken(client.client_id, client.scope, Family())
+        self.refresh_tokens[seed] = RefreshToken(
+            client.client_id, client.scope, Family(), _refresh_expiry(client, time.time())
+        )
         return seed
 
     def rotate_secret(self, client_id: str) -> str:
@@ -141,7 +149,7 @@ class TokenStore:
         )
         if "refresh_token" in token and family is not None:
             self.refresh_tokens[token["refresh_token"]] = RefreshToken(
-                client.client_id, token.get("scope", ""), family
+                client.client_id, token.get("scope", ""), family, _refresh_expiry(client, now)
             )
         self._prune(now)
 
@@ -179,6 +187,11 @@ class TokenStore:
             self.refresh_tokens.clear()
 
 
+def _refresh_expiry(client: Client, now: float) -> float | None:
+    lifetime = client.profile.refresh_token_lifetime
+    return None if lifetime is None else now + lifetime
+
+
 class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
@@ -194,20 +207,50 @@ class _RefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         server: _AuthorizationServer = self.server
         record = server.store.refresh_tokens.get(refresh_token)
+        now = time.time()
         if record is None or record.family.revoked:
             return None
-        if record.rotated:
-            if record.client_id == self.request.client.client_id:
-                record.family.revoked = True
-                server.counters.reuse_detected += 1
+        if record.expires_at is not None and now >= record.expires_at:
+            return None
+        if record.rotated_at is not None:
+            if record.client_id != self.request.client.client_id:
+                return None
+            grace = self.request.client.profile.reuse_grace_seconds
+            if record.successor is not None and now - record.rotated_at <= grace:
+                return record  # a retry within the grace period: answered with the same pair
+            record.family.revoked = True
+            server.counters.reuse_detected += 1
             return None
         return record
 
     def authenticate_user(self, refresh_token: RefreshToken) -> RefreshToken:
         return refresh_token  # client-only tokens: the "user" is the token's own record
 
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        record: RefreshToken = self.request.refresh_token
+        if record.successor is not None:  # only reachable within the reuse grace period
+            return 200, dict(record.successor), self.TOKEN_RESPONSE_HEADER
+        status, token, headers = super().create_token_response()
+        if self.request.client.profile.reuse_grace_seconds:
+            record.successor = dict(token)
+        return status, token, headers
+
+    def issue_token(self, user: RefreshToken, refresh_token: RefreshToken) -> dict[str, Any]:
+        """The profile decides whether the answer rotates the refresh token, and whether the
+        first refresh of a family narrows its scope (a consent withdrawn)."""
+        client: Client = self.request.client
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        granted = scope.split()
+        full = len(granted) > 1 and set(granted) == set(client.scope.split())
+        if client.profile.narrow_scope_on_refresh and full:
+            scope = " ".join(granted[:-1])
+        return dict(
+            self.generate_token(user=user, scope=scope, include_refresh_token=client.profile.rotate)
+        )
+
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        refresh_token.rotated = True
+        if self.request.client.profile.rotate:
+            refresh_token.rotated_at = time.time()
 
 
 class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
@@ -247,18 +290,27 @@ class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         expires_in: int | None = None,
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
-        token: dict[str, Any] = {"access_token": new_secret("at"), "token_type": "Bearer"}
-        if not client.omit_expires_in:
+        profile = client.profile
+        token: dict[str, Any] = {"access_token": new_secret("at"), "token_type": profile.token_type}
+        if profile.expires_in != "omit":
             lifetime = client.access_token_lifetime
-            token["expires_in"] = str(lifetime) if client.expires_in_as_string else lifetime
-            if client.expires_in_value is not None:
-                token["expires_in"] = client.expires_in_value
+            token["expires_in"] = str(lifetime) if profile.expires_in == "string" else lifetime
+            if profile.expires_in_value is not None:
+                token["expires_in"] = profile.expires_in_value
         if include_refresh_token:
             token["refresh_token"] = new_secret("rt")
+        refresh_lifetime = profile.refresh_token_lifetime
+        field = profile.refresh_lifetime_field  # Keycloak sends it always, GitHub with a token
+        if (
+            field
+            and refresh_lifetime is not None
+            and (include_refresh_token or "_token_" not in field)
+        ):
+            token[field] = refresh_lifetime
         scope = scope or client.scope
         if scope:
             token["scope"] = scope
-        return token
+        return {**profile.extra, **token}
 
 
 class _TokenRequest(OAuth2Request):  # type: ignore[misc]
@@ -274,6 +326,12 @@ class _TokenRequest(OAuth2Request):  # type: ignore[misc]
     @property
     def args(self) -> dict[str, str]:
         return {}
+
+
+def _json(body: dict[str, Any], status: int, headers: dict[str, str]) -> Response:
+    """A JSON answer; the injected answer's own length and type headers are not carried over."""
+    kept = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "content-type")}
+    return JSONResponse(body, status_code=status, headers=kept)
 
 
 def _client_id_of(request: Request, form: dict[str, str]) -> str | None:
@@ -300,10 +358,18 @@ class OAuth2Endpoints:
 
     async def token(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        injected = await self.faults.apply("token", _client_id_of(request, form))
+        client_id = _client_id_of(request, form)
+        client = self.store.clients.get(client_id or "")
+        profile = client.profile if client is not None else PROFILES["strict"]
+        injected = await self.faults.apply("token", client_id)
         if injected is not None:
             self.counters.token_errors += 1
-            return injected
+            if injected.status_code < 400:
+                return injected
+            status, body, headers = present_error(
+                profile, injected.status_code, body_of(bytes(injected.body)), dict(injected.headers)
+            )
+            return _json(body, status, headers)
         try:
             oauth_request = _TokenRequest(str(request.url), request.headers, form)
             with self.store.lock:
@@ -315,9 +381,10 @@ class OAuth2Endpoints:
                 self.counters.refresh_token += 1
             else:
                 self.counters.client_credentials += 1
-        else:
-            self.counters.token_errors += 1
-        return JSONResponse(body, status_code=status, headers=dict(headers))
+            return JSONResponse(body, status_code=status, headers=dict(headers))
+        self.counters.token_errors += 1
+        status, body, headers = present_error(profile, status, body, dict(headers))
+        return _json(body, status, headers)
 
     async def ping(self, request: Request) -> Response:
         client_id = self.store.bearer_client(request.headers.get("authorization"))

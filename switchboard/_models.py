@@ -199,6 +199,9 @@ class RefreshRecord(_VaultRecord):
     seed_version: int | None = None  # the seed this token family started from
     issuer: str | None = None  # origin of the token_url that issued it (scheme://host:port)
     obtained_at: datetime | None = None
+    # when the provider said this refresh token expires (refresh_expires_in or
+    # refresh_token_expires_in); None: it did not say
+    refresh_expires_at: datetime | None = None
     intent: Intent | None = None
 
 

@@ -245,7 +245,7 @@ def test_parse_token_answer(raw: dict, lifetime: int, refresh: str) -> None:
     response = parse_token_answer(TokenAnswer(body, NOW), definition(), spent=SPENT)
     assert response.expires_at - response.obtained_at == timedelta(seconds=lifetime)
     assert response.refresh_token.get_secret_value() == refresh
-    assert response.token_type == "bearer"
+    assert response.token_type == "Bearer"  # RFC 6749 §5.1: case-insensitive; stored as RFC 6750
     with pytest.raises(TokenEndpointError, match="without an access_token") as caught:
         parse_token_answer(TokenAnswer(raw, NOW), definition(), spent=SPENT)
     assert "sbx-" not in str(caught.value)

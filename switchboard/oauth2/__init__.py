@@ -8,6 +8,7 @@ from switchboard.oauth2._endpoint import (
     TokenResponse,
     expires_in_seconds,
     parse_token_answer,
+    refresh_expires_at,
 )
 from switchboard.oauth2._errors import classify_oauth_error
 
@@ -20,4 +21,5 @@ __all__ = [
     "classify_oauth_error",
     "expires_in_seconds",
     "parse_token_answer",
+    "refresh_expires_at",
 ]

@@ -3,9 +3,10 @@
 Built on authlib's httpx2 ``OAuth2Client``; this layer adds what a long-running token
 keeper needs: the raw answer handed back untouched (the caller makes it durable before
 anything can fail on it), expiry from the local clock at request start with absurd lifetimes
-clamped, an error taxonomy (see ``_errors``), and client secret rotation (on ``invalid_client``
-the next secret of the ordered list is tried). No exception text carries a secret, a token or
-a URL's userinfo or query.
+clamped, an error taxonomy (see ``_errors``), client secret rotation (on ``invalid_client``
+the next secret of the ordered list is tried), and a refresh whose scope the provider narrowed
+asked again without one. No exception text carries a secret, a token or a URL's userinfo or
+query.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "TokenResponse",
     "expires_in_seconds",
     "parse_token_answer",
+    "refresh_expires_at",
 ]
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -69,22 +71,54 @@ class TokenResponse:
     expires_at: datetime
     scope: str | None
     refresh_token: SecretStr | None
+    refresh_expires_at: datetime | None = None  # when the provider said the refresh token dies
+
+
+def _seconds(raw: Any) -> int | None:
+    """A lifetime in whole seconds (number or numeric string) clamped to
+    ``MAX_LIFETIME_SECONDS``; ``None`` when missing, non-finite, below 1 or garbage."""
+    if isinstance(raw, bool) or raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except OverflowError:  # a JSON integer too large for a float: finite, and absurd
+        return MAX_LIFETIME_SECONDS if int(raw) > 0 else None
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(seconds) or seconds < 1:
+        return None
+    return int(min(seconds, MAX_LIFETIME_SECONDS))
 
 
 def expires_in_seconds(raw: Any, *, default: int) -> int:
     """``expires_in`` in whole seconds: a number or numeric string, clamped to
     ``MAX_LIFETIME_SECONDS``; missing, non-finite, zero, negative or garbage is ``default``."""
-    if isinstance(raw, bool) or raw is None:
-        return default
-    try:
-        seconds = float(raw)
-    except OverflowError:  # a JSON integer too large for a float: finite, and absurd
-        return MAX_LIFETIME_SECONDS if int(raw) > 0 else default
-    except (TypeError, ValueError):
-        return default
-    if not math.isfinite(seconds) or seconds < 1:
-        return default
-    return int(min(seconds, MAX_LIFETIME_SECONDS))
+    seconds = _seconds(raw)
+    return default if seconds is None else seconds
+
+
+_REFRESH_LIFETIME_FIELDS = ("refresh_expires_in", "refresh_token_expires_in")
+"""Where providers put the refresh token's lifetime: Keycloak ``refresh_expires_in``; GitHub and
+Azure AD B2C ``refresh_token_expires_in``. RFC 6749 has no such field."""
+
+
+def refresh_expires_at(raw: dict[str, Any], started: datetime) -> datetime | None:
+    """When the refresh token in ``raw`` expires, if the provider said (from the request's
+    start, clamped like ``expires_in``). Zero is no limit (Keycloak's offline tokens say 0)."""
+    for field in _REFRESH_LIFETIME_FIELDS:
+        seconds = _seconds(raw.get(field))
+        if seconds is not None:
+            return started + timedelta(seconds=seconds)
+    return None
+
+
+def _token_type(raw: Any) -> str:
+    """RFC 6749 §5.1: ``token_type`` is case-insensitive. Zendesk and GitHub send ``bearer``;
+    it is stored as RFC 6750 spells the scheme, so consumers that build ``Authorization:
+    <type> <token>`` never meet a resource server that compares the scheme case-sensitively."""
+    if not isinstance(raw, str) or not raw:
+        return "Bearer"
+    return "Bearer" if raw.lower() == "bearer" else raw
 
 
 class TokenEndpoint:
@@ -112,18 +146,33 @@ class TokenEndpoint:
         last = len(definition.client_secrets) - 1
         for index, secret in enumerate(definition.client_secrets):
             try:
-                return self._request(definition, secret, refresh_token)
+                return self._request_scoped(definition, secret, refresh_token)
             except ClientRejected as exc:
                 rejected_client = exc.error == "invalid_client" or exc.status == 401
                 if index == last or not rejected_client:
                     raise
         raise AssertionError("unreachable: ClientDefinition has at least one secret")
 
+    def _request_scoped(
+        self, definition: ClientDefinition, secret: SecretStr, refresh_token: SecretStr | None
+    ) -> TokenAnswer:
+        """A refresh asks for the definition's scope; when the provider has narrowed the grant
+        since (a consent withdrawn), that is ``invalid_scope``, and it is asked once more with
+        no scope, which RFC 6749 §6 defines as "the scope originally granted". An error
+        answer issued nothing, so the refresh token was not spent by the first request."""
+        try:
+            return self._request(definition, secret, refresh_token, definition.scope)
+        except ClientRejected as exc:
+            if refresh_token is None or not definition.scope or exc.error != "invalid_scope":
+                raise
+        return self._request(definition, secret, refresh_token, None)
+
     def _request(
         self,
         definition: ClientDefinition,
         secret: SecretStr,
         refresh_token: SecretStr | None,
+        scope: str | None,
     ) -> TokenAnswer:
         url = redact_url(definition.token_url)
         started = utcnow()
@@ -151,7 +200,7 @@ class TokenEndpoint:
                 client_id=definition.client_id,
                 client_secret=secret.get_secret_value(),
                 token_endpoint_auth_method=definition.auth_method,
-                scope=definition.scope,
+                scope=scope,
                 timeout=self.timeout,
                 transport=self._transport,
             )
@@ -219,11 +268,12 @@ def parse_token_answer(
     scope = raw.get("scope")
     return TokenResponse(
         access_token=SecretStr(access),
-        token_type=str(raw.get("token_type") or "Bearer"),
+        token_type=_token_type(raw.get("token_type")),
         obtained_at=started,
         expires_at=started + timedelta(seconds=lifetime),
         scope=(" ".join(map(str, scope)) if isinstance(scope, list) else str(scope))
         if scope
         else definition.scope,
         refresh_token=new_refresh,
+        refresh_expires_at=refresh_expires_at(raw, started),
     )

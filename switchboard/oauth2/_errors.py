@@ -24,9 +24,24 @@ _CONFIGURATION_CODES = frozenset(
 )
 
 
+_PROVIDER_CODES = {
+    "bad_refresh_token": "invalid_grant",
+    "incorrect_client_credentials": "invalid_client",
+}
+"""Providers' own names for RFC 6749 §5.2 codes, documented by the provider (GitHub: "The
+refresh token passed is incorrect or expired" is ``bad_refresh_token``; a wrong client id or
+secret is ``incorrect_client_credentials``, both sent with HTTP 200). Without this a dead
+refresh token would be retried forever as a generic failure instead of asking for a new seed."""
+
+
 def classify_oauth_error(error: str, *, status: int | None, url: str) -> TokenEndpointError:
-    """The exception for an OAuth ``error`` code from the response body (RFC 6749 §5.2)."""
+    """The exception for an OAuth ``error`` code from the response body (RFC 6749 §5.2).
+
+    The exception's ``error`` is the RFC code; a provider's own name for it is in the message.
+    """
     where = f"token endpoint {url} answered HTTP {status}" if status else f"token endpoint {url}"
+    if error in _PROVIDER_CODES:
+        where, error = f"{where} with {error}, that is", _PROVIDER_CODES[error]
     if error == "invalid_grant":
         return CredentialRevoked(
             f"{where} with invalid_grant: the refresh token is revoked or expired; "

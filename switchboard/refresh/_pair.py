@@ -95,11 +95,16 @@ class PairWriter:
             )
             self.journal.clear(name)
             raise
+        not_rotated = response.refresh_token is not None and (
+            response.refresh_token.get_secret_value() == entry.spent.get_secret_value()
+        )  # not rotated: what the provider said of its lifetime before still holds
         record = RefreshRecord(
             refresh_token=response.refresh_token,
             seed_version=entry.seed_version or base.seed_version,
             issuer=origin(definition.token_url),
             obtained_at=response.obtained_at,
+            refresh_expires_at=response.refresh_expires_at
+            or (base.refresh_expires_at if not_rotated else None),
         )
         refresh_version = self._write_refresh(name, record, over)
         token = self.stored_token(response, definition)
