@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 import pytest
 
+from sandbox.control import parse_client
+from sandbox.profiles import PROFILES, present_error
 from sandbox.scenario import parse_scenario, queue_metrics
 from sandbox.state import Fault, Faults, parse_fault
 
@@ -68,3 +73,30 @@ def test_queue_metrics_totals_sum_counts_and_take_longest_waits() -> None:
     empty = queue_metrics(parse_scenario({})[1], None)
     assert empty["skillsMetrics"] == {}
     assert empty["metricsTotal"]["waitTimeForAgentAssignment_90thPercentile"] == -1
+
+
+def test_profiles_present_errors_as_their_providers_do() -> None:
+    github, dot, salesforce = (
+        PROFILES[n] for n in ("github", "django_oauth_toolkit", "salesforce")
+    )
+    basic = {"WWW-Authenticate": 'Basic error="invalid_client"'}
+    body = {"error": "invalid_grant"}
+    assert present_error(github, 400, body, {}) == (200, {"error": "bad_refresh_token"}, {})
+    status, _, headers = present_error(dot, 400, {"error": "invalid_client"}, {})
+    assert (status, headers) == (401, {"WWW-Authenticate": 'Bearer error="invalid_client"'})
+    assert present_error(salesforce, 401, {"error": "invalid_client"}, basic)[::2] == (400, {})
+    assert present_error(PROFILES["strict"], 401, {"error": "invalid_client"}, basic)[2] == basic
+
+
+def test_a_date_profile_sends_retry_after_as_an_http_date() -> None:
+    _, _, headers = present_error(PROFILES["retry_after_date"], 429, {}, {"retry-after": "120"})
+    when = parsedate_to_datetime(headers["Retry-After"])
+    assert 110 <= (when - datetime.now(UTC)).total_seconds() <= 121
+
+
+def test_profiles_fold_in_the_older_per_client_flags() -> None:
+    client = parse_client({"profile": "zendesk", "expires_in_as_string": True})
+    assert (client.profile.expires_in, client.profile.token_type) == ("string", "bearer")
+    assert parse_client({}).profile is PROFILES["strict"]
+    with pytest.raises(ValueError, match="github"):
+        parse_client({"profile": "gitlab"})

@@ -12,6 +12,7 @@ query.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,8 @@ __all__ = [
 DEFAULT_TIMEOUT_SECONDS = 10.0
 MAX_LIFETIME_SECONDS = 366 * 86_400
 """A longer ``expires_in`` is clamped to this: it is a server bug, not a promise to rely on."""
+
+logger = logging.getLogger("switchboard.oauth2")
 
 _UNPROCESSED_STATUSES = frozenset({429, 503})
 """Answers that say the request was not acted on (RFC 6585 §4, RFC 9110 §15.6.4)."""
@@ -165,6 +168,12 @@ class TokenEndpoint:
         except ClientRejected as exc:
             if refresh_token is None or not definition.scope or exc.error != "invalid_scope":
                 raise
+            logger.info(
+                "token endpoint %s refused scope %r on a refresh (invalid_scope: the grant was "
+                "narrowed); asking again without one, as granted",
+                redact_url(definition.token_url),
+                definition.scope,
+            )
         return self._request(definition, secret, refresh_token, None)
 
     def _request(
