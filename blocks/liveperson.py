@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from prefect.blocks.core import Block
-from pydantic import Field, HttpUrl
+from pydantic import HttpUrl
 
+from blocks._fields import like, settings_from
 from switchboard import load
 from switchboard.liveperson import LivePersonSettings, SkillRule
 
-__all__ = ["LivePersonAccount"]
+__all__ = ["LivePersonAccount", "account_settings"]
 
-
-def _like(name: str) -> Any:
-    """A block field with the same default and description as ``LivePersonSettings.<name>``."""
-    source = LivePersonSettings.model_fields[name]
-    if source.default_factory is not None:
-        return Field(default_factory=source.default_factory, description=source.description)
-    return Field(default=source.default, description=source.description)
+_S = LivePersonSettings
 
 
 class LivePersonAccount(Block):
     """A LivePerson account: where its APIs are, which Vault credentials authorise them, and
     when and how waiting customers are told about the queue. Secrets stay in Vault: the block
-    names them only.
+    names them only. The fields are ``LivePersonSettings``'s, with the same names.
 
     Example:
         ```python
@@ -42,26 +37,25 @@ class LivePersonAccount(Block):
     )  # the vendor's GitHub avatar (square)
     _documentation_url = HttpUrl("https://developers.liveperson.com/")
 
-    account_id: str = Field(description="LivePerson account (site) id, also the Brand-ID.")
-    csds_host: str = _like("csds_host")
-    scheme: Literal["https", "http"] = _like("scheme")
-    queue_health_version: Literal[1, 2] = _like("queue_health_version")
-    bearer_credential: str = _like("bearer_credential")
-    oauth1_keys: str | None = _like("oauth1_keys")
-    default_rule: SkillRule = _like("default_rule")
-    skill_rules: dict[str, SkillRule] = _like("skill_rules")
-    messaging_path: str = _like("messaging_path")
-    client_source: str = _like("client_source")
-    timeout_seconds: float = _like("timeout_seconds")
-    send_concurrency: int = _like("send_concurrency")
-    max_attempts: int = _like("max_attempts")
-    csds_ttl_seconds: float = _like("csds_ttl_seconds")
-    queue_health_window_seconds: int = _like("queue_health_window_seconds")
+    account_id: str = like(_S, "account_id")
+    csds_host: str = like(_S, "csds_host")
+    scheme: Literal["https", "http"] = like(_S, "scheme")
+    queue_health_version: Literal[1, 2] = like(_S, "queue_health_version")
+    bearer_credential: str = like(_S, "bearer_credential")
+    oauth1_keys: str | None = like(_S, "oauth1_keys")
+    default_rule: SkillRule = like(_S, "default_rule")
+    skill_rules: dict[str, SkillRule] = like(_S, "skill_rules")
+    messaging_path: str = like(_S, "messaging_path")
+    client_source: str = like(_S, "client_source")
+    timeout_seconds: float = like(_S, "timeout_seconds")
+    send_concurrency: int = like(_S, "send_concurrency")
+    max_attempts: int = like(_S, "max_attempts")
+    csds_ttl_seconds: float = like(_S, "csds_ttl_seconds")
+    queue_health_window_seconds: int = like(_S, "queue_health_window_seconds")
 
     def to_settings(self) -> LivePersonSettings:
         """The validated settings (a wrong value fails here, naming the field)."""
-        values = {name: getattr(self, name) for name in LivePersonSettings.model_fields}
-        return LivePersonSettings.model_validate(values)
+        return settings_from(self, LivePersonSettings)
 
 
 def account_settings(block: LivePersonAccount | None) -> LivePersonSettings:

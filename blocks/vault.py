@@ -1,34 +1,41 @@
-"""The ``VaultConnection`` block: where Switchboard's Vault is and who it is there."""
+"""The ``VaultConnection`` block: where Switchboard's Vault is and who it is there.
+
+The block is the one place that turns a Vault configuration into resources: ``get_resources``
+builds the store, refresher, token cache and LivePerson clients of its identity, and
+``resources_for(name)`` registers them in the process's ``switchboard.resources.registry``
+under the block's name, so every task and batch of the process shares one login and one cache.
+"""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
 from prefect.blocks.core import Block
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import HttpUrl, SecretStr
 
-from switchboard import DEFAULT_BASE_PATH, DEFAULT_MOUNT, VaultSettings, load
+from blocks._fields import like, settings_from
+from switchboard import ConfigurationError, VaultSettings
+from switchboard.resources import Resources, registry
 from switchboard.vault import CredentialStore
 
-__all__ = ["VaultConnection", "credential_store"]
+__all__ = ["VaultConnection", "resources_for"]
 
-_stores: dict[str | None, CredentialStore] = {}
-_stores_guard = threading.Lock()
+_S = VaultSettings
 
 
 class VaultConnection(Block):
-    """A Vault (or OpenBao) server, the identity Switchboard uses there (a token or an AppRole)
-    and where its credentials live (KV v2 mount and base path). Flows take the block's name;
-    no token value ever passes through a flow parameter.
+    """A Vault (or OpenBao) server, the identity Switchboard uses there (a token, or an AppRole
+    role id and secret id) and where its credentials live (KV v2 mount and base path). The
+    fields are ``VaultSettings``'s, with the same names; the ``VAULT_*`` variables are ignored.
+    Flows take the block's name; no token value ever passes through a flow parameter.
 
     Example:
         ```python
         from blocks.vault import VaultConnection
 
         connection = VaultConnection.load("BLOCK_NAME")
-        settings = connection.to_settings()
+        store = connection.get_store()
         ```
     """
 
@@ -37,73 +44,51 @@ class VaultConnection(Block):
     _logo_url = HttpUrl("https://github.com/openbao.png")  # OpenBao's GitHub avatar (square)
     _documentation_url = HttpUrl("https://openbao.org/docs/secrets/kv/kv-v2/")
 
-    address: str = Field(description="Vault address, e.g. https://vault.example.com:8200.")
-    namespace: str | None = Field(
-        default=None, description="Vault Enterprise or OpenBao namespace, if any."
-    )
-    auth_method: Literal["token", "approle"] = Field(
-        default="token", description="How to log in: a Vault token, or AppRole role id + secret id."
-    )
-    token: SecretStr | None = Field(default=None, description="Vault token (auth method `token`).")
-    role_id: SecretStr | None = Field(default=None, description="AppRole role id.")
-    secret_id: SecretStr | None = Field(default=None, description="AppRole secret id.")
-    approle_mount: str = Field(
-        default="approle", description="Mount point of the AppRole auth method."
-    )
-    mount: str = Field(default=DEFAULT_MOUNT, description="KV v2 mount point.")
-    base_path: str = Field(
-        default=DEFAULT_BASE_PATH, description="Base path of Switchboard's secrets under the mount."
-    )
-    tls_verify: bool = Field(
-        default=True, description="Verify Vault's TLS certificate (turn off only for local tests)."
-    )
-    ca_cert: str | None = Field(
-        default=None, description="Path of a CA bundle to verify Vault's certificate with."
-    )
-    timeout_seconds: float = Field(default=10.0, gt=0, description="Seconds per Vault request.")
+    addr: str = like(_S, "addr")
+    token: SecretStr | None = like(_S, "token")
+    namespace: str | None = like(_S, "namespace")
+    role_id: str | None = like(_S, "role_id")
+    secret_id: SecretStr | None = like(_S, "secret_id")
+    approle_mount: str = like(_S, "approle_mount")
+    ca_cert: Path | None = like(_S, "ca_cert")
+    skip_verify: bool = like(_S, "skip_verify")
+    mount: str = like(_S, "mount")
+    base_path: str = like(_S, "base_path")
+    timeout: float = like(_S, "timeout")
 
     def to_settings(self) -> VaultSettings:
         """The same connection as ``VaultSettings``, ignoring ``VAULT_*`` variables.
 
         Raises:
-            ConfigurationError: when the auth method's fields are missing.
+            ConfigurationError: no identity (a token, or a role id and a secret id), or a value
+                the settings refuse.
         """
-        from switchboard import ConfigurationError
-
-        approle = self.auth_method == "approle"
-        if approle and (self.role_id is None or self.secret_id is None):
+        if self.token is None and not (self.role_id and self.secret_id):
             raise ConfigurationError(
-                "VaultConnection: auth method `approle` needs `role_id` and `secret_id`"
+                "VaultConnection: set `token`, or `role_id` and `secret_id` for AppRole"
             )
-        if not approle and self.token is None:
-            raise ConfigurationError("VaultConnection: auth method `token` needs `token`")
-        return VaultSettings(
-            addr=self.address,
-            token=None if approle else self.token,
-            namespace=self.namespace,
-            role_id=self.role_id.get_secret_value() if approle and self.role_id else None,
-            secret_id=self.secret_id if approle else None,
-            approle_mount=self.approle_mount,
-            ca_cert=Path(self.ca_cert) if self.ca_cert else None,
-            skip_verify=not self.tls_verify,
-            mount=self.mount,
-            base_path=self.base_path,
-            timeout=self.timeout_seconds,
-        )
+        return settings_from(self, VaultSettings)
+
+    def get_resources(self) -> Resources:
+        """New resources for this identity, logged in on first use (the process's shared ones
+        are ``resources_for(name)``)."""
+        return Resources.from_settings(self.to_settings())
+
+    def get_store(self) -> CredentialStore:
+        """A logged-in ``CredentialStore`` for this identity."""
+        return self.get_resources().store
 
 
-def credential_store(vault_block: str | None) -> CredentialStore:
-    """The process's one logged-in store for a ``VaultConnection`` block name (``None``: the
-    ``VAULT_*`` settings), shared by the token and the routing tasks."""
-    with _stores_guard:
-        store = _stores.get(vault_block)
-        if store is None:
-            if vault_block is None:
-                settings = load(VaultSettings)
-            else:
-                # sync even when called from an async flow's thread (the routing tasks);
-                # ``_sync`` is Prefect's async_dispatch switch, absent from its type hints
-                block = VaultConnection.load(vault_block, _sync=True)  # type: ignore[call-arg]
-                settings = cast(VaultConnection, block).to_settings()
-            store = _stores[vault_block] = CredentialStore.from_settings(settings)
-        return store
+def _load(name: str) -> Resources:
+    # sync even when called from an async flow's thread (the routing tasks);
+    # ``_sync`` is Prefect's async_dispatch switch, absent from its type hints
+    block = VaultConnection.load(name, _sync=True)  # type: ignore[call-arg]
+    return cast(VaultConnection, block).get_resources()
+
+
+def resources_for(vault_block: str | None) -> Resources:
+    """The process's resources for a ``VaultConnection`` block name, loaded on first use, or for
+    the ``VAULT_*`` settings (``None``; also ``switchboard.consumer``'s)."""
+    if vault_block is None:
+        return registry.default()
+    return registry.get(f"block/{vault_block}", lambda: _load(vault_block))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping, Sequence
 from typing import TypeVar, cast
 
 from prefect import flow
 from prefect.utilities.annotations import opaque
 
-from switchboard.liveperson import RoutingEvent
-from switchboard.routing import Decision, skill_ids_of
+from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
+from switchboard.routing import Decision, RoutingSteps, SkillAvailability, route_batch
 from tasks.routing import (
     check_agent_availability,
     check_queue_health,
@@ -20,7 +20,7 @@ from tasks.routing import (
     send_customer_messages,
 )
 
-__all__ = ["route_conversations"]
+__all__ = ["TASK_STEPS", "route_conversations"]
 
 _T = TypeVar("_T")
 
@@ -33,6 +33,33 @@ def _as_is(value: _T) -> _T:
     futures. Typed as the value: Prefect unwraps it.
     """
     return cast(_T, opaque(value))
+
+
+async def _decide(
+    client: LivePersonClient,
+    events: Sequence[RoutingEvent],
+    availability: Mapping[str, SkillAvailability],
+    waits: Mapping[str, SkillWait],
+) -> list[Decision]:
+    return await decide_messages(client, _as_is(events), _as_is(availability), _as_is(waits))
+
+
+async def _send(
+    client: LivePersonClient, domains: Domains, decisions: Sequence[Decision]
+) -> list[Decision]:
+    return await send_customer_messages(client, domains, _as_is(decisions))
+
+
+TASK_STEPS = RoutingSteps(
+    resolve_domains=resolve_service_domains,
+    read_availability=check_agent_availability,
+    read_queue_health=check_queue_health,
+    decide=_decide,
+    send_messages=_send,
+)
+"""The routing steps as this flow's task runs: ``route_batch`` keeps the order, each step is a
+task over the core's function, so every batch shows the same task runs in the UI and a retry
+repeats one step, not the batch."""
 
 
 @flow(name="route-conversations", persist_result=False, log_prints=False)
@@ -52,13 +79,6 @@ async def route_conversations(
         One decision per event, in order, with the id of any message sent.
     """
     client = await connect_account(account_block, vault_block)
-    skills = skill_ids_of(events)
-    domains = await resolve_service_domains(client)
-    availability, waits = await asyncio.gather(
-        check_agent_availability(client, domains, skills),
-        check_queue_health(client, domains, skills),
-    )
-    decisions = await decide_messages(client, _as_is(events), _as_is(availability), _as_is(waits))
-    decisions = await send_customer_messages(client, domains, _as_is(decisions))
+    decisions = await route_batch(client, events, TASK_STEPS)
     await publish_decisions(decisions)
     return decisions

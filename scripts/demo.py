@@ -296,9 +296,8 @@ class Demo:
 
         assert self.routing_identity is not None
         VaultConnection(
-            address=self.config.url("vault"),
-            auth_method="approle",
-            role_id=SecretStr(self.routing_identity.role_id),
+            addr=self.config.url("vault"),
+            role_id=self.routing_identity.role_id,
             secret_id=self.routing_identity.secret_id,
             approle_mount=self.routing_identity.mount,
         ).save(ROUTING_BLOCK, overwrite=True)

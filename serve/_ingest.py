@@ -17,7 +17,8 @@ from serve._flow_runs import flow_run_creator, run_in_new_flow_run
 from switchboard import ConfigurationError, load
 from switchboard.ingress import BatchHandler, IngressSettings, create_app
 from switchboard.liveperson import LivePersonSettings, RoutingEvent
-from switchboard.routing import Decision, client_pool
+from switchboard.resources import registry
+from switchboard.routing import Decision
 
 __all__ = [
     "INGEST_HELP",
@@ -105,7 +106,7 @@ def run_ingest(args: argparse.Namespace) -> None:
     app = create_app(
         flow_handler(settings),
         settings,
-        on_shutdown=client_pool.aclose,
+        on_shutdown=registry.aclose,  # every Vault identity's LivePerson clients
         around=prefect_clients,
     )
     uvicorn.run(

@@ -22,7 +22,8 @@ from pydantic import SecretStr
 
 from switchboard._exceptions import VaultNotFound
 from switchboard._models import utcnow
-from switchboard._settings import TokenSettings, VaultSettings, load
+from switchboard._settings import TokenSettings
+from switchboard.resources import DEFAULT_KEY, Resources, registry
 from switchboard.vault import CredentialStore
 
 __all__ = [
@@ -167,38 +168,41 @@ class AccessTokenCache:
         return stale or (rejected is not None and entry.token.get_secret_value() == rejected)
 
 
-_default: AccessTokenCache | None = None
-_default_guard = threading.Lock()
-
-
 def default_cache() -> AccessTokenCache:
-    """The process-wide cache, built on first use from the environment's settings.
+    """The token cache of the process's ``VAULT_*`` identity (``switchboard.resources``).
 
     It only reads Vault: a consumer's identity may read tokens and nothing else. Install a
     ``AccessTokenCache.refreshing`` cache with ``set_default_cache`` to refresh on rejection.
+    The flows' tasks with no ``vault_block`` use the same cache and store.
     """
-    global _default
-    with _default_guard:
-        if _default is None:
-            _default = AccessTokenCache(CredentialStore.from_settings(load(VaultSettings)))
-        return _default
+    return registry.default().tokens
 
 
 def set_default_cache(cache: AccessTokenCache | None) -> None:
-    """Use ``cache`` for the module-level helpers (``None``: rebuild from settings on next use)."""
-    global _default
-    with _default_guard:
-        _default = cache
+    """Use ``cache`` for the ``VAULT_*`` identity (``None``: rebuild from settings on next use).
+
+    It replaces that identity's ``Resources`` (store, refresher, clients) with ones over the
+    cache's store, so nothing in the process keeps using a store the cache does not.
+    """
+    registry.install(
+        DEFAULT_KEY, None if cache is None else Resources.of_store(cache.store, tokens=cache)
+    )
 
 
 def get_access_token(name: str) -> SecretStr:
+    """The access token for ``name`` from the default cache (reads Vault when it is due)."""
     return default_cache().get(name)
 
 
 async def aget_access_token(name: str) -> SecretStr:
-    cache = _default if _default is not None else await asyncio.to_thread(default_cache)
+    """``get_access_token`` for async code; building the default cache runs in a thread."""
+    resources = registry.find(DEFAULT_KEY)
+    if resources is not None and resources.is_built("tokens"):
+        return await resources.tokens.aget(name)
+    cache = await asyncio.to_thread(default_cache)  # may log in to Vault: off the loop
     return await cache.aget(name)
 
 
 def invalidate_access_token(name: str, token: SecretStr) -> None:
+    """Forget ``token`` after an upstream rejected it: the next get reads Vault again."""
     default_cache().invalidate(name, token)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from prefect import get_run_logger, task
@@ -16,15 +16,13 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from blocks.liveperson import LivePersonAccount, account_settings
-from blocks.vault import credential_store
-from switchboard.consumer import AccessTokenCache, default_cache
+from blocks.vault import resources_for
 from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
 from switchboard.routing import (
     Decision,
     DecisionKind,
     SkillAvailability,
-    client_pool,
-    decide_all,
+    decide_batch,
     read_availability,
     read_queue_health,
     resolve_domains,
@@ -47,14 +45,16 @@ _NO_RESULT: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
 """Batches carry the client and customer data: nothing is persisted or cached."""
 _RETRIED: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 1, **_NO_RESULT}
 """LivePerson reads: a failed batch is tried twice more."""
-_token_caches: dict[str, AccessTokenCache] = {}
 
 
 async def connect_account(account_block: str | None, vault_block: str | None) -> LivePersonClient:
     """The process's client for the account (the named block, else ``SWITCHBOARD_LP_*``).
 
-    Bearers come from the token cache of the named Vault block, else the process default.
-    Clients and caches are reused across flow runs in one process (the ingress).
+    Bearers come from the token cache of the named Vault block's identity, else the
+    ``VAULT_*`` one; both are read-only, like any consumer's: routing runs with an identity that
+    reads the bearer's token and nothing else (README, "Policies"), a rejected token is dropped
+    and read again, and the flows replace it. Clients and caches belong to the identity's
+    ``Resources`` and are reused across flow runs in one process (the ingress).
     """
     block = (
         cast(LivePersonAccount, await LivePersonAccount.aload(account_block))
@@ -62,22 +62,9 @@ async def connect_account(account_block: str | None, vault_block: str | None) ->
         else None
     )
     settings = account_settings(block)
-    return await client_pool.get(settings, await _token_cache(vault_block))
-
-
-async def _token_cache(vault_block: str | None) -> AccessTokenCache:
-    """The process default, or one per Vault block: read-only, like any consumer's.
-
-    Routing runs with an identity that reads the bearer's token and nothing else (README,
-    "Policies"); a rejected token is dropped and read again, and the flows replace it.
-    """
-    if vault_block is None:
-        return await asyncio.to_thread(default_cache)
-    cache = _token_caches.get(vault_block)
-    if cache is None:
-        store = await asyncio.to_thread(credential_store, vault_block)  # loads the block
-        cache = _token_caches.setdefault(vault_block, AccessTokenCache(store))
-    return cache
+    # the first use loads the Vault block and logs in: off the event loop
+    clients = await asyncio.to_thread(lambda: resources_for(vault_block).clients)
+    return await clients.get(settings)
 
 
 @task(name="resolve-service-domains", timeout_seconds=20, **_RETRIED)
@@ -134,12 +121,11 @@ async def check_queue_health(
 async def decide_messages(
     client: LivePersonClient,
     events: Sequence[RoutingEvent],
-    availability: dict[str, SkillAvailability],
-    waits: dict[str, SkillWait],
+    availability: Mapping[str, SkillAvailability],
+    waits: Mapping[str, SkillWait],
 ) -> list[Decision]:
     """One decision per conversation; skills without queue-health data are warned about."""
-    settings = client.settings
-    decisions = decide_all(events, availability, waits, settings.skill_rules, settings.default_rule)
+    decisions = decide_batch(client, events, availability, waits)
     logger = get_run_logger()
     no_data = sorted({d.skill_id for d in decisions if d.kind is DecisionKind.NO_DATA})
     if no_data:

@@ -6,7 +6,6 @@ states and error classes only, persist no result and use no cache.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -16,13 +15,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
-from blocks.vault import credential_store
+from blocks.vault import resources_for
 from switchboard import (
     CredentialHealth,
     RefreshOutcome,
     SwitchboardError,
-    TokenSettings,
-    load,
     utcnow,
 )
 from switchboard.refresh import Plan, Refresher
@@ -36,16 +33,12 @@ __all__ = [
     "read_credential_health",
     "refresh_credential",
     "refresh_credentials",
-    "refresher_for",
 ]
 
 REPORT_ARTIFACT_KEY = "token-refresh-report"
 CREDENTIALS_PER_BATCH_EVENT = 100
 """Related resources per ``switchboard.tokens.refreshed`` event (Prefect accepts 500 by default)."""
 RUNBOOK_ARTIFACT_KEY = "credential-failure-runbook"
-
-_refreshers: dict[str | None, Refresher] = {}
-_refreshers_guard = threading.Lock()
 
 
 class CredentialRefreshFailed(SwitchboardError):
@@ -56,14 +49,12 @@ class CredentialRefreshFailed(SwitchboardError):
         self.outcome = outcome
 
 
-def refresher_for(vault_block: str | None) -> Refresher:
-    """One ``Refresher`` per Vault block name per process (``None``: the ``VAULT_*`` settings)."""
-    with _refreshers_guard:
-        refresher = _refreshers.get(vault_block)
-        if refresher is None:
-            store = credential_store(vault_block)
-            refresher = _refreshers[vault_block] = Refresher(store, load(TokenSettings))
-        return refresher
+def _refresher(vault_block: str | None) -> Refresher:
+    """The process's ``Refresher`` for the Vault identity (one per block name, or the settings').
+
+    Shared by every task of the process, so a run's plan is reused by its refresh tasks.
+    """
+    return resources_for(vault_block).refresher
 
 
 def _emit(event: str, outcome: RefreshOutcome) -> None:
@@ -102,7 +93,7 @@ def plan_refreshes(
         The due names, and a ``skipped`` outcome for each of the others.
     """
     logger = get_run_logger()
-    refresher = refresher_for(vault_block)
+    refresher = _refresher(vault_block)
     plan = refresher.plan(refresher.discover(credentials), force=force, idle_after=idle_after)
     logger.info("%d credential(s) due, %d not due", len(plan.due), len(plan.skipped))
     return plan
@@ -122,7 +113,7 @@ def _refresh_and_report(
     and recoveries are still logged and evented one by one.
     """
     logger = get_run_logger()
-    refresher = refresher_for(vault_block)  # the plan's reads are reused: same process
+    refresher = _refresher(vault_block)  # the plan's reads are reused: same process
     outcome = refresher.refresh(
         credential,
         force=force,
@@ -276,7 +267,7 @@ def read_credential_health(
     credential: str, vault_block: str | None = None
 ) -> CredentialHealth | None:
     """The credential's health record from Vault (holds no secret)."""
-    return refresher_for(vault_block).store.read_health(credential)
+    return resources_for(vault_block).store.read_health(credential)
 
 
 _RUNBOOKS = {
@@ -352,7 +343,7 @@ def explain_credential_failure(
         The error class the runbook was chosen for (the health record's, when there is one).
     """
     logger = get_run_logger()
-    store = refresher_for(vault_block).store
+    store = resources_for(vault_block).store
     kind = (health.error_class if health and health.error_class else None) or error_class
     steps = _RUNBOOKS.get(kind, _GENERIC_RUNBOOK).format(
         name=credential, mount=store.kv.mount, base=store.base_path

@@ -179,7 +179,7 @@ async def test_a_named_vault_block_supplies_the_bearer(account, openbao, vault_r
     from blocks.vault import VaultConnection
 
     vault_block = f"{account.block}-vault"
-    await VaultConnection(address=openbao.url, token=vault_root.token).save(vault_block)
+    await VaultConnection(addr=openbao.url, token=vault_root.token).save(vault_block)
     set_default_cache(None)  # the default cache is not used with a block
     account.scenario({"1": ([], None)})
     c = conv("vb")

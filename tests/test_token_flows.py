@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import ping, register_credential, token_fault
+from helpers import ping, register_credential, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
@@ -35,16 +35,16 @@ def vault_block(
     monkeypatch.setenv("SWITCHBOARD_TOKEN_MAX_ATTEMPTS", "2")
     name = f"vault-{uuid.uuid4().hex[:8]}"
     VaultConnection(
-        address=openbao.url, token=SecretStr(openbao.extra["root_token"]), base_path=f"flows-{name}"
+        addr=openbao.url, token=SecretStr(openbao.extra["root_token"]), base_path=f"flows-{name}"
     ).save(name)
     return name
 
 
 @pytest.fixture
 def block_store(vault_block: str) -> CredentialStore:
-    from tasks.tokens import refresher_for
+    from blocks.vault import resources_for
 
-    return refresher_for(vault_block).store
+    return resources_for(vault_block).store  # the one the flows' tasks use
 
 
 @pytest.fixture

@@ -212,23 +212,22 @@ def test_vault_connection_block_to_settings(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setenv("VAULT_TOKEN", "sbx-from-env")  # the block wins over the environment
     approle = VaultConnection(
-        address="https://vault.example:8200",
-        auth_method="approle",
-        role_id=SecretStr("role"),
+        addr="https://vault.example:8200",
+        role_id="role",
         secret_id=SecretStr("sbx-secret-id"),
         base_path="team-a",
-        tls_verify=False,
+        skip_verify=True,
     ).to_settings()
     assert approle.auth_method == "approle" and approle.token is None
     assert (approle.base_path, approle.skip_verify, approle.role_id) == ("team-a", True, "role")
-    token = VaultConnection(address="http://127.0.0.1:8200", token=SecretStr("t")).to_settings()
+    token = VaultConnection(addr="http://127.0.0.1:8200", token=SecretStr("t")).to_settings()
     assert token.auth_method == "token" and not token.skip_verify
-    with pytest.raises(ConfigurationError, match="secret_id"):
-        VaultConnection(
-            address="https://v", auth_method="approle", role_id=SecretStr("r")
-        ).to_settings()
-    with pytest.raises(ConfigurationError, match="needs `token`"):
-        VaultConnection(address="https://v").to_settings()
+    with pytest.raises(ConfigurationError, match="`role_id` and `secret_id`"):
+        VaultConnection(addr="https://v", role_id="r").to_settings()
+    with pytest.raises(ConfigurationError, match="set `token`"):
+        VaultConnection(addr="https://v").to_settings()
+    with pytest.raises(ConfigurationError, match=r"VaultConnection: .*http://"):
+        VaultConnection(addr="vault:8200", token=SecretStr("t")).to_settings()
     assert "sbx-" not in repr(approle) + repr(
-        VaultConnection(address="https://v", token=SecretStr("sbx-x"))
+        VaultConnection(addr="https://v", token=SecretStr("sbx-x"))
     )

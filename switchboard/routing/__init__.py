@@ -1,8 +1,10 @@
-"""Routing notifications: the pure decision rules and the batch pipeline (no Prefect here)."""
+"""Routing notifications: the pure decision rules, the pipeline's steps and their order, the
+LivePerson client pool (no Prefect here)."""
 
 from __future__ import annotations
 
-from switchboard.routing._connections import ClientPool, client_pool
+from switchboard.routing._batch import PLAIN_STEPS, RoutingSteps, route_batch
+from switchboard.routing._connections import ClientPool, ReadOAuth1Keys
 from switchboard.routing._decisions import (
     Decision,
     DecisionKind,
@@ -14,24 +16,27 @@ from switchboard.routing._decisions import (
     wait_minutes,
 )
 from switchboard.routing._pipeline import (
+    decide_batch,
     is_refusal,
     read_availability,
     read_queue_health,
     resolve_domains,
-    route_batch,
     send_messages,
     skill_ids_of,
 )
 
 __all__ = [
+    "PLAIN_STEPS",
     "ClientPool",
     "Decision",
     "DecisionKind",
+    "ReadOAuth1Keys",
+    "RoutingSteps",
     "SkillAvailability",
-    "client_pool",
     "count_availability",
     "decide",
     "decide_all",
+    "decide_batch",
     "is_refusal",
     "read_availability",
     "read_queue_health",

@@ -5,7 +5,7 @@ upstream failure that survives the client's retries propagates: it is never read
 A refusal (a 4xx that is not about the bearer or the rate) is narrowed down to the skills or the
 conversation it concerns and becomes their decisions' error, so one bad event cannot fail its
 batch on every redelivery.
-``route_batch`` chains the steps without Prefect (the baseline the flow is measured against).
+The order of the steps is written once, in ``route_batch`` (``switchboard.routing._batch``).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from switchboard.routing._decisions import (
 )
 
 __all__ = [
+    "decide_batch",
     "is_refusal",
     "read_availability",
     "read_queue_health",
     "resolve_domains",
-    "route_batch",
     "send_messages",
     "skill_ids_of",
 ]
@@ -146,6 +146,17 @@ async def read_queue_health(
     return found
 
 
+def decide_batch(
+    client: LivePersonClient,
+    events: Sequence[RoutingEvent],
+    availability: Mapping[str, SkillAvailability],
+    waits: Mapping[str, SkillWait],
+) -> list[Decision]:
+    """One decision per event, by the account's rules (``client.settings``)."""
+    settings = client.settings
+    return decide_all(events, availability, waits, settings.skill_rules, settings.default_rule)
+
+
 async def send_messages(
     client: LivePersonClient, domains: Domains, decisions: Sequence[Decision]
 ) -> list[Decision]:
@@ -194,15 +205,3 @@ def _with_outcome(decision: Decision, outcome: SentMessage | str | None) -> Deci
     if isinstance(outcome, str):
         return decision.model_copy(update={"send_error": outcome})
     return decision
-
-
-async def route_batch(client: LivePersonClient, events: Sequence[RoutingEvent]) -> list[Decision]:
-    """The whole pipeline for one batch, without Prefect."""
-    skills = skill_ids_of(events)
-    domains = await resolve_domains(client)
-    availability, waits = await asyncio.gather(
-        read_availability(client, domains, skills), read_queue_health(client, domains, skills)
-    )
-    settings = client.settings
-    decisions = decide_all(events, availability, waits, settings.skill_rules, settings.default_rule)
-    return await send_messages(client, domains, decisions)
