@@ -1,21 +1,22 @@
 """Session-wide real servers on loopback: OpenBao, the sandbox, and a Prefect server.
 
-Nothing here is mocked. Each server writes its log under the session's temporary
-directory; ``tests/test_secret_hygiene.py`` scans those logs and Prefect's
-database at the end of the run (tests marked ``last`` run after all others).
+Nothing here is mocked. Each server writes its log under the session's temporary directory;
+``tests/test_secret_hygiene.py`` scans those logs and Prefect's database at the end of the run
+(tests marked ``last`` run after all others). Only fixtures and hooks live here: the helpers
+tests share are in ``helpers.py``.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
+import helpers
 import hvac
 import pytest
-from pydantic import SecretStr
+from helpers import ROOT_TOKEN, NewCredential, drain_prefect_workers, register_credential
 
 from sandbox.servers import (
     ManagedProcess,
@@ -25,7 +26,8 @@ from sandbox.servers import (
     start_sandbox,
 )
 
-ROOT_TOKEN = "root-" + uuid.uuid4().hex
+# Until tests/test_providers.py (another change, in progress) imports them from ``helpers``:
+counters, ping, token_fault = helpers.counters, helpers.ping, helpers.token_fault
 
 
 @pytest.hookimpl(trylast=True)
@@ -33,78 +35,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``last`` run after every other test, whatever their file is called: they
     inspect what the whole session left behind. The order is otherwise kept (a stable sort)."""
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
-
-
-NewCredential = Callable[..., tuple[str, dict[str, str]]]
-"""``new_credential``: ``(grant="refresh_token", **client_options) -> (name, client)``."""
-
-
-# -- the sandbox, as tests drive it ------------------------------------------------------------
-
-
-def ping(sandbox: ManagedProcess, token: SecretStr) -> int:
-    """The status the sandbox's protected API answers to ``token``."""
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
-    return httpx2.get(f"{sandbox.url}/api/ping", headers=headers).status_code
-
-
-def counters(sandbox: ManagedProcess) -> dict[str, object]:
-    return dict(httpx2.get(f"{sandbox.url}/_control/counters").json())
-
-
-def token_fault(sandbox: ManagedProcess, client_id: str, count: int = 1, **spec: object) -> None:
-    """Make the token endpoint misbehave for ``client_id`` (``status``, ``error``, ``latency``)."""
-    body = {"endpoint": "token", "client_id": client_id, "count": count, **spec}
-    httpx2.post(f"{sandbox.url}/_control/faults", json=body).raise_for_status()
-
-
-def register_credential(
-    sandbox_url: str,
-    store,  # switchboard.vault.CredentialStore
-    name: str,
-    grant: str = "client_credentials",
-    *,
-    client_id: str | None = None,
-    client_secret: str | None = None,
-    definition: dict[str, object] | None = None,
-    **client_options: object,
-) -> dict[str, str]:
-    """Register a sandbox client and write credential ``name`` (definition, seed) into ``store``.
-
-    ``client_secret`` replaces the issued secret in the definition (a wrong one, say);
-    ``definition`` adds ``ClientDefinition`` fields. Returns the sandbox's client record.
-    """
-    from switchboard._models import ClientDefinition
-
-    client = (
-        httpx2.post(
-            f"{sandbox_url}/_control/clients",
-            json={"client_id": client_id or name, "grant_types": [grant], **client_options},
-            timeout=10,
-        )
-        .raise_for_status()
-        .json()
-    )
-    store.put_client(
-        name,
-        ClientDefinition(
-            token_url=f"{sandbox_url}/oauth/token",
-            client_id=client["client_id"],
-            client_secrets=(SecretStr(client_secret or client["client_secret"]),),
-            grant=grant,
-            **(definition or {}),
-        ),
-    )
-    if client.get("refresh_token"):
-        store.put_seed(name, SecretStr(client["refresh_token"]))
-    return client
-
-
-def expire_tokens(sandbox: ManagedProcess, client_id: str) -> None:
-    """Make every access token of ``client_id`` invalid at once (the API answers 401)."""
-    httpx2.post(
-        f"{sandbox.url}/_control/expire-tokens", json={"client_id": client_id}
-    ).raise_for_status()
 
 
 @pytest.fixture(scope="session")
@@ -158,15 +88,6 @@ def prefect_server(session_dir: Path) -> Iterator[ManagedProcess]:
         server.stop()
 
 
-def drain_prefect_workers() -> None:
-    """Flush buffered logs and events while the server is still up."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
-
-
 @pytest.fixture
 def unique_name() -> str:
     """A fresh credential / resource name, so tests never share Vault state."""
@@ -186,7 +107,7 @@ def credential_store(openbao: ManagedProcess):  # -> switchboard.vault.Credentia
 
 
 @pytest.fixture
-def new_credential(sandbox: ManagedProcess, credential_store, unique_name: str):
+def new_credential(sandbox: ManagedProcess, credential_store, unique_name: str) -> NewCredential:
     """``new_credential(grant="refresh_token", **client_options) -> (name, sandbox client dict)``.
 
     Registers a client at the sandbox and writes its definition (and seed) into Vault.

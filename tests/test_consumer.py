@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NewCredential, counters, expire_tokens, ping
+from helpers import NewCredential, counters, expire_tokens, ping
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import drain_prefect_workers
+from helpers import drain_prefect_workers
 from prefect import flow
 
 from serve import (

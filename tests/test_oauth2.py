@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx2
 import pytest
-from conftest import ping, token_fault
+from helpers import ping, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess, free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from conftest import NewCredential, counters, ping, token_fault
+from helpers import NewCredential, counters, ping, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess

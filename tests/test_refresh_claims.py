@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import httpx2
 import hvac
 import pytest
-from conftest import ROOT_TOKEN, NewCredential, counters, ping, register_credential, token_fault
+from helpers import ROOT_TOKEN, NewCredential, counters, ping, register_credential, token_fault
 from pydantic import SecretStr
 from vault_helpers import DiskVault
 

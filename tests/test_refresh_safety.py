@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import NewCredential, counters, ping, register_credential, token_fault
+from helpers import NewCredential, counters, ping, register_credential, token_fault
 from pydantic import SecretStr
 from vault_helpers import DiskVault
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import register_credential
+from helpers import register_credential
 
 from switchboard._settings import TokenSettings
 from switchboard.consumer import AccessTokenCache

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import drain_prefect_workers
+from helpers import drain_prefect_workers
 
 from sandbox.servers import ManagedProcess
 from scripts.hygiene import scan_api, scan_paths
