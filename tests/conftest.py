@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import helpers
 import hvac
 import pytest
 from helpers import ROOT_TOKEN, NewCredential, drain_prefect_workers, register_credential
@@ -25,9 +24,6 @@ from sandbox.servers import (
     start_prefect_server,
     start_sandbox,
 )
-
-# Until tests/test_providers.py (another change, in progress) imports them from ``helpers``:
-counters, ping, token_fault = helpers.counters, helpers.ping, helpers.token_fault
 
 
 @pytest.hookimpl(trylast=True)

@@ -21,7 +21,9 @@ __all__ = [
     "drain_prefect_workers",
     "expire_tokens",
     "ping",
+    "refresh_record",
     "register_credential",
+    "stored_token",
     "token_fault",
 ]
 
@@ -108,3 +110,20 @@ def drain_prefect_workers() -> None:
 
     APILogWorker.drain_all(timeout=10)
     EventsWorker.drain_all(timeout=10)
+
+
+# -- what Switchboard stored ---------------------------------------------------------------------
+
+
+def stored_token(store, name: str):  # (CredentialStore, str) -> StoredToken
+    """The consumers' token of ``name``; it must be there."""
+    token = store.read_token(name).token
+    assert token is not None
+    return token
+
+
+def refresh_record(store, name: str):  # (CredentialStore, str) -> RefreshRecord
+    """The refresh record of ``name``, with a refresh token in it."""
+    record = store.read_refresh(name).record
+    assert record is not None and record.refresh_token is not None
+    return record

@@ -14,13 +14,21 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from conftest import NewCredential, counters, ping, register_credential, token_fault
+from helpers import (
+    NewCredential,
+    counters,
+    ping,
+    refresh_record,
+    register_credential,
+    stored_token,
+    token_fault,
+)
 from pydantic import SecretStr
 
 from sandbox.profiles import PROFILES
 from sandbox.servers import ManagedProcess
 from switchboard._exceptions import ClientRejected, CredentialRevoked
-from switchboard._models import ClientDefinition, RefreshRecord, StoredToken, utcnow
+from switchboard._models import ClientDefinition, StoredToken, utcnow
 from switchboard._settings import TokenSettings
 from switchboard.journal import JournalEntry
 from switchboard.oauth2 import (
@@ -45,18 +53,6 @@ def refresher(credential_store: CredentialStore, settings: TokenSettings) -> Ref
     return Refresher(credential_store, settings)
 
 
-def stored(store: CredentialStore, name: str) -> StoredToken:
-    token = store.read_token(name).token
-    assert token is not None
-    return token
-
-
-def record_of(store: CredentialStore, name: str) -> RefreshRecord:
-    record = store.read_refresh(name).record
-    assert record is not None and record.refresh_token is not None
-    return record
-
-
 def lifetime(token: StoredToken) -> float:
     return (token.expires_at - token.obtained_at).total_seconds()
 
@@ -68,7 +64,7 @@ def close_to(moment: datetime | None, expected: datetime, seconds: float = 3) ->
 def refreshed(refresher: Refresher, name: str, *, force: bool = False) -> StoredToken:
     outcome = refresher.refresh(name, force=force)
     assert (outcome.status, outcome.state) == ("refreshed", "healthy"), outcome.message
-    return stored(refresher.store, name)
+    return stored_token(refresher.store, name)
 
 
 def test_every_profile_cites_its_provider() -> None:
@@ -112,7 +108,7 @@ def test_strict_reuse_after_a_lost_answer_revokes_the_family(
     refresher, name, reuse_before = _lose_the_first_answer(
         credential_store, tmp_path, sandbox, new_credential, "strict"
     )
-    before = stored(credential_store, name)
+    before = stored_token(credential_store, name)
     outcome = refresher.refresh(name, force=True)
     assert (outcome.status, outcome.state, outcome.error_class) == (
         "failed",
@@ -121,7 +117,7 @@ def test_strict_reuse_after_a_lost_answer_revokes_the_family(
     )
     assert int(counters(sandbox)["reuse_detected"]) > reuse_before  # type: ignore[call-overload]
     assert ping(sandbox, before.access_token) == 401  # the whole family is dead
-    assert record_of(credential_store, name).intent is None
+    assert refresh_record(credential_store, name).intent is None
 
 
 def test_reuse_grace_answers_the_retry_with_the_same_pair(
@@ -136,7 +132,7 @@ def test_reuse_grace_answers_the_retry_with_the_same_pair(
     outcome = refresher.refresh(name, force=True)
     assert (outcome.status, outcome.state, outcome.attempts) == ("refreshed", "healthy", 2)
     assert int(counters(sandbox)["reuse_detected"]) == reuse_before  # type: ignore[call-overload]
-    assert ping(sandbox, stored(credential_store, name).access_token) == 200
+    assert ping(sandbox, stored_token(credential_store, name).access_token) == 200
     refreshed(refresher, name, force=True)  # the stored refresh token is the live one
 
 
@@ -159,7 +155,7 @@ def test_zendesk_no_expires_in_lower_case_bearer_no_rotation(
     assert lifetime(token) == 777  # the client definition's default lifetime
     assert token.token_type == "Bearer"  # RFC 6749 §5.1: case-insensitive; stored as RFC 6750
     assert (
-        record_of(refresher.store, name).refresh_token.get_secret_value()
+        refresh_record(refresher.store, name).refresh_token.get_secret_value()
         == (  # type: ignore[union-attr]
             client["refresh_token"]
         )
@@ -201,7 +197,7 @@ def test_refresh_token_lifetime_is_recorded(
 ) -> None:
     name, _ = new_credential("refresh_token", profile=profile)
     token = refreshed(refresher, name)
-    record = record_of(refresher.store, name)
+    record = refresh_record(refresher.store, name)
     assert close_to(record.refresh_expires_at, token.obtained_at + timedelta(seconds=seconds))
     assert (
         "refresh_expires_at"
@@ -232,7 +228,7 @@ def test_a_pair_that_does_not_rotate_keeps_the_stored_refresh_lifetime(
     pairs.commit(
         name, definition, entry, base=base, token_version=credential_store.read_token(name).version
     )
-    kept = record_of(credential_store, name)
+    kept = refresh_record(credential_store, name)
     assert kept.refresh_token.get_secret_value() == spent.get_secret_value()  # type: ignore[union-attr]
     assert close_to(kept.refresh_expires_at, expiry, seconds=0.01)
 
@@ -246,7 +242,7 @@ def test_a_pair_that_does_not_rotate_keeps_the_stored_refresh_lifetime(
     pairs.commit(
         name, definition, entry, base=kept, token_version=credential_store.read_token(name).version
     )
-    assert record_of(credential_store, name).refresh_expires_at is None  # a new token: unknown
+    assert refresh_record(credential_store, name).refresh_expires_at is None  # a new token: unknown
 
 
 def test_google_does_not_rotate_the_refresh_token(
@@ -255,7 +251,7 @@ def test_google_does_not_rotate_the_refresh_token(
     name, client = new_credential("refresh_token", profile="google")
     for _ in range(3):
         token = refreshed(refresher, name, force=True)
-        record = record_of(refresher.store, name)
+        record = refresh_record(refresher.store, name)
         assert record.refresh_token.get_secret_value() == client["refresh_token"]  # type: ignore[union-attr]
         assert record.refresh_expires_at is None
         assert ping(sandbox, token.access_token) == 200
@@ -344,11 +340,11 @@ def test_invalid_grant_inside_a_200_answer_is_revoked(
 ) -> None:
     name, client = new_credential("refresh_token", profile=profile)
     refreshed(refresher, name)
-    kept = record_of(refresher.store, name).refresh_token
+    kept = refresh_record(refresher.store, name).refresh_token
     token_fault(sandbox, client["client_id"], status=400, error="invalid_grant")
     outcome = refresher.refresh(name, force=True)
     assert (outcome.state, outcome.error_class) == ("revoked", "CredentialRevoked")
-    record = record_of(refresher.store, name)
+    record = refresh_record(refresher.store, name)
     assert record.intent is None and record.refresh_token == kept
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from helpers import NewCredential, counters, ping, token_fault
+from helpers import NewCredential, counters, ping, refresh_record, stored_token, token_fault
 from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
-from switchboard._models import RefreshRecord, StoredToken, utcnow
+from switchboard._models import utcnow
 from switchboard._settings import TokenSettings
 from switchboard.refresh import (
     PLAN_REUSE_SECONDS,
@@ -34,25 +34,13 @@ def refresher(credential_store: CredentialStore, settings: TokenSettings) -> Ref
     return Refresher(credential_store, settings)
 
 
-def stored(store: CredentialStore, name: str) -> StoredToken:
-    token = store.read_token(name).token
-    assert token is not None
-    return token
-
-
-def refresh_record(store: CredentialStore, name: str) -> RefreshRecord:
-    record = store.read_refresh(name).record
-    assert record is not None
-    return record
-
-
 def test_client_credentials_acquire_then_skip(
     refresher: Refresher, new_credential: NewCredential, sandbox: ManagedProcess
 ) -> None:
     name, _ = new_credential()
     first = refresher.refresh(name)
     assert (first.status, first.state) == ("refreshed", "healthy")
-    token = stored(refresher.store, name)
+    token = stored_token(refresher.store, name)
     assert ping(sandbox, token.access_token) == 200
     assert token.obtained_at < token.refresh_after < token.expires_at
     assert refresher.refresh(name).status == "skipped"
@@ -78,13 +66,13 @@ def test_refresh_token_grant_seeds_then_rotates(
     assert second.refresh_token is not None
     assert second.refresh_token.get_secret_value() != first.refresh_token.get_secret_value()
     assert second.seed_version == 1  # the seed is used once
-    assert ping(sandbox, stored(refresher.store, name).access_token) == 200
+    assert ping(sandbox, stored_token(refresher.store, name).access_token) == 200
 
 
 def test_due_after_refresh_after(refresher: Refresher, new_credential: NewCredential) -> None:
     name, _ = new_credential()
     refresher.refresh(name)
-    token = stored(refresher.store, name)
+    token = stored_token(refresher.store, name)
     assert refresher.plan([name], now=token.refresh_after - timedelta(seconds=1)).due == []
     assert refresher.plan([name], now=token.refresh_after).due == [name]
 
@@ -94,7 +82,7 @@ def test_keep_alive_makes_idle_refresh_tokens_due(
 ) -> None:
     name, _ = new_credential("refresh_token", access_token_lifetime=10 * 86_400)
     refresher.refresh(name)
-    token = stored(refresher.store, name)
+    token = stored_token(refresher.store, name)
     idle = token.obtained_at + timedelta(seconds=settings.keep_alive_seconds)
     assert idle < token.refresh_after
     assert refresher.plan([name], now=idle - timedelta(seconds=1)).due == []
@@ -111,7 +99,7 @@ def test_keep_alive_override_replaces_the_idle_age_but_not_the_revoked_rule(
     refresher.refresh(plain)
     token_fault(sandbox, client["client_id"], status=400, error="invalid_grant")
     assert refresher.refresh(revoked).state == "revoked"
-    later = stored(refresher.store, idle).obtained_at + timedelta(hours=1)
+    later = stored_token(refresher.store, idle).obtained_at + timedelta(hours=1)
 
     names = [idle, plain, revoked]
     assert refresher.plan(names, now=later).due == []
@@ -139,7 +127,7 @@ def test_refresh_due_plans_then_refreshes_the_due_ones_in_order(
     outcomes = refresher.refresh_due(names)
     assert [o.name for o in outcomes] == names
     assert [o.status for o in outcomes] == ["refreshed"] * 2 + ["skipped"] + ["refreshed"] * 2
-    assert all(stored(refresher.store, name) for name in names)
+    assert all(stored_token(refresher.store, name) for name in names)
 
 
 def test_jitter_spreads_refresh_after() -> None:
@@ -201,12 +189,12 @@ def test_transient_failure_keeps_the_refresh_token(
 ) -> None:
     name, client = new_credential("refresh_token")
     refresher.refresh(name)
-    before = stored(refresher.store, name)
+    before = stored_token(refresher.store, name)
     token_fault(sandbox, client["client_id"], count=10, status=502)
     outcome = refresher.refresh(name, force=True)
     assert (outcome.status, outcome.state) == ("failed", "expiring")
     assert outcome.attempts == 0 and outcome.error_class == "TransientTokenError"
-    after = stored(refresher.store, name)
+    after = stored_token(refresher.store, name)
     assert after == before  # nothing deleted on a blip
     record = refresh_record(refresher.store, name)
     assert record.refresh_token is not None and record.intent is None  # the claim is released
@@ -319,10 +307,10 @@ def test_a_plan_overtaken_by_another_run_is_adopted_not_overwritten(
     assert refresher.plan([name], force=True).due == [name]
     other = Refresher(refresher.store, settings)  # another worker refreshes after our plan
     assert other.refresh(name, force=True).status == "refreshed"
-    theirs = stored(refresher.store, name)
+    theirs = stored_token(refresher.store, name)
     outcome = refresher.refresh(name, force=True, snapshot=refresher.planned(name))
     assert outcome.status == "adopted"
-    assert stored(refresher.store, name).same_access_token(theirs)
+    assert stored_token(refresher.store, name).same_access_token(theirs)
 
 
 def test_an_old_snapshot_is_read_again(
