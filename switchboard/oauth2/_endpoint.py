@@ -127,7 +127,7 @@ def _token_type(raw: Any) -> str:
 class TokenEndpoint:
     """A client of token endpoints; one instance serves every credential, from any thread.
 
-    The connection pool (and its TLS context, about 20 ms of CPU to build) is shared by
+    The connection pool (and its TLS context, which is costly to build) is shared by
     every request; each request gets its own light authlib client for its credential.
     """
 
