@@ -47,7 +47,7 @@ class VaultConnection(Block):
     addr: str = like(_S, "addr")
     token: SecretStr | None = like(_S, "token")
     namespace: str | None = like(_S, "namespace")
-    role_id: str | None = like(_S, "role_id")
+    role_id: SecretStr | None = like(_S, "role_id")
     secret_id: SecretStr | None = like(_S, "secret_id")
     approle_mount: str = like(_S, "approle_mount")
     ca_cert: Path | None = like(_S, "ca_cert")

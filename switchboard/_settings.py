@@ -57,7 +57,9 @@ class VaultSettings(BaseSettings):
         validation_alias=AliasChoices("VAULT_NAMESPACE", "SWITCHBOARD_VAULT_NAMESPACE"),
         description="Vault Enterprise / OpenBao namespace.",
     )
-    role_id: str | None = Field(default=None, description="AppRole role id.")
+    role_id: SecretStr | None = Field(
+        default=None, description="AppRole role id (with the secret id, a login: kept hidden)."
+    )
     secret_id: SecretStr | None = Field(default=None, description="AppRole secret id.")
     approle_mount: str = Field(
         default=DEFAULT_APPROLE_MOUNT, description="Mount point of the AppRole auth method."

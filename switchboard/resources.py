@@ -83,9 +83,12 @@ class Resources:
             return cast(_T, self._built[name])  # each name is built by one property
 
     def is_built(self, name: str) -> bool:
-        """Whether the resource called ``name`` (``store``, ``tokens``, ...) exists yet."""
-        with self._guard:
-            return name in self._built
+        """Whether the resource called ``name`` (``store``, ``tokens``, ...) exists yet.
+
+        Lock-free (a dict lookup is atomic): the event loop asks this, and must not wait for
+        another thread's Vault login, which holds the lock while it builds.
+        """
+        return name in self._built
 
     @property
     def store(self) -> CredentialStore:

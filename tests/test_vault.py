@@ -219,7 +219,9 @@ def test_vault_connection_block_to_settings(monkeypatch: pytest.MonkeyPatch) -> 
         skip_verify=True,
     ).to_settings()
     assert approle.auth_method == "approle" and approle.token is None
-    assert (approle.base_path, approle.skip_verify, approle.role_id) == ("team-a", True, "role")
+    assert (approle.base_path, approle.skip_verify) == ("team-a", True)
+    assert approle.role_id is not None and approle.role_id.get_secret_value() == "role"
+    assert "sbx-role" not in repr(VaultConnection(addr="https://v", role_id="sbx-role"))
     token = VaultConnection(addr="http://127.0.0.1:8200", token=SecretStr("t")).to_settings()
     assert token.auth_method == "token" and not token.skip_verify
     with pytest.raises(ConfigurationError, match="`role_id` and `secret_id`"):

@@ -89,10 +89,12 @@ class PairWriter:
             response = parse_token_answer(entry.answer, definition, spent=entry.spent)
         except TokenEndpointError:
             rotated = entry.answer.raw.get("refresh_token")
-            kept = SecretStr(rotated) if isinstance(rotated, str) and rotated else entry.spent
-            self._write_refresh(
-                name, base.model_copy(update={"refresh_token": kept, "intent": None}), over
-            )
+            update: dict[str, object] = {"intent": None}
+            if (
+                isinstance(rotated, str) and rotated
+            ):  # a new token: the old one's lifetime is not its
+                update |= {"refresh_token": SecretStr(rotated), "refresh_expires_at": None}
+            self._write_refresh(name, base.model_copy(update=update), over)
             self.journal.clear(name)
             raise
         not_rotated = response.refresh_token is not None and (

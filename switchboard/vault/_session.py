@@ -59,7 +59,7 @@ class VaultSession:
             assert settings.role_id is not None and settings.secret_id is not None
             with vault_errors(f"auth/{settings.approle_mount}/login"):
                 self._client.auth.approle.login(
-                    role_id=settings.role_id,
+                    role_id=settings.role_id.get_secret_value(),
                     secret_id=settings.secret_id.get_secret_value(),
                     mount_point=settings.approle_mount,
                 )
