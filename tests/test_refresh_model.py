@@ -11,6 +11,7 @@ lost for good, and never ``healthy`` with a dead token.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -297,8 +298,14 @@ class RefreshProtocol(RuleBasedStateMachine):
 
 
 TestRefreshProtocol = RefreshProtocol.TestCase
+EXPLORE = os.environ.get("SWITCHBOARD_MODEL_EXPLORE", "")
+"""Unset: the same 200 sequences every run (``make test`` stays deterministic). A number: that
+many fresh random sequences (``SWITCHBOARD_MODEL_EXPLORE=5000 pytest tests/test_refresh_model.py``);
+what such a search finds goes into ``SCENARIOS`` below."""
+
 TestRefreshProtocol.settings = settings(
-    max_examples=200,
+    max_examples=int(EXPLORE) if EXPLORE.isdigit() else 200,
+    derandomize=not EXPLORE,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -355,6 +362,16 @@ SCENARIOS = {
         lambda m: m.vault_loses_a_write_answer(),
         lambda m: m.step_a_run(0, 1),
         lambda m: m.kill_a_process(0),
+    ],
+    # a seed's claim turns `spending`: the write lands, its answer is lost, and Vault goes away
+    # before the run could check the conflict: the claim is its own, it must not be stranded
+    "claim-write-answer-lost-then-vault-away": [
+        lambda m: m.start_a_run("a", False),
+        lambda m: m.step_a_run(0, 6),
+        lambda m: m.vault_loses_a_write_answer(),
+        lambda m: m.step_a_run(0, 4),
+        lambda m: m.vault_goes_away_or_comes_back(True),
+        lambda m: m.step_a_run(0, 1),
     ],
 }
 

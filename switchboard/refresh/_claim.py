@@ -58,19 +58,26 @@ def write_refresh_fenced(
     """
     deadline = time.monotonic() + retry_seconds
     attempt = 0
+    conflicted = False
     while True:
         attempt += 1
         try:
-            return store.write_refresh(name, record, cas=cas)
-        except VaultUnavailable:
+            if not conflicted:
+                return store.write_refresh(name, record, cas=cas)
+            current = store.read_refresh(name)  # is the winner our own earlier write?
+            if current.record is not None and current.record.to_vault() == record.to_vault():
+                return current.version
+            raise CASConflict(
+                f"{name}: the refresh record changed", path=store.where(name, "refresh")
+            )
+        except VaultUnavailable:  # the write, or the read that checks a conflict
             if time.monotonic() >= deadline:
                 raise
             sleep(min(_VAULT_RETRY_CAP_SECONDS, backoff_seconds(attempt)))
         except CASConflict:
-            current = store.read_refresh(name)
-            if current.record is not None and current.record.to_vault() == record.to_vault():
-                return current.version
-            raise
+            if conflicted:
+                raise
+            conflicted = True
 
 
 class Claim:
@@ -164,9 +171,22 @@ class Claim:
         )
 
     def release(self) -> None:
-        """Drop the claim, keeping the refresh token as it was: nothing new was obtained."""
+        """Drop the claim, keeping the refresh token as it was: nothing new was obtained.
+
+        A claim still ours is released even when our last write's answer was lost (the record
+        moved on to a version we never learnt); one another worker took over is left alone.
+        """
+        released = self.record.model_copy(update={"intent": None})
         try:
-            self._write(self.record.model_copy(update={"intent": None}), lost="taken over")
+            try:
+                self._write(released, lost="taken over")
+            except LockBusy:
+                current = self.store.read_refresh(self.name)
+                intent = current.record.intent if current.record else None
+                if intent is None or intent.owner != self.intent.owner:
+                    raise
+                self.version = current.version
+                self._write(released, lost="taken over")
         except (LockBusy, VaultError) as exc:  # a stale claim is taken over or resolved later
             logger.warning("%s: could not release the claim: %s", self.name, exc)
 
