@@ -204,7 +204,8 @@ def test_run_backoff_seconds(state: str, failures: int, retry_after: float | Non
 
 
 def test_backoff_seconds_and_refresh_after() -> None:
-    for attempt, floor, low, high in [(1, None, 0.25, 0.5), (40, None, 5, 10), (1, 12, 12, 12)]:
+    cases = [(1, None, 0.25, 0.5), (40, None, 5, 10), (1, 12, 12, 12), (5000, None, 5, 10)]
+    for attempt, floor, low, high in cases:  # 5000: a long outage retried every few seconds
         for n in range(20):
             assert low <= backoff_seconds(attempt, retry_after=floor, rng=random.Random(n)) <= high
     end = NOW + timedelta(seconds=1000)

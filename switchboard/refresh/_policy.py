@@ -45,7 +45,7 @@ def backoff_seconds(
     attempt: int, *, retry_after: float | None = None, rng: random.Random | None = None
 ) -> float:
     """Full-jitter exponential backoff for ``attempt`` (1-based), never less than Retry-After."""
-    ceiling = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    ceiling = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2.0 ** min(attempt - 1, 32))
     wait = (rng or random).uniform(ceiling / 2, ceiling)
     return max(wait, retry_after or 0.0)
 
