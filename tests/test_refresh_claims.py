@@ -312,10 +312,13 @@ def test_forced_refreshes_never_override_a_backoff(
 
 
 def test_rejected_tokens_refresh_once_per_interval(
-    credential_store: CredentialStore, new_credential: NewCredential, sandbox: ManagedProcess
+    credential_store: CredentialStore,
+    new_credential: NewCredential,
+    sandbox: ManagedProcess,
+    tmp_path: Path,
 ) -> None:
     name, _ = new_credential("refresh_token")
-    refresher = Refresher(credential_store, TokenSettings(journal_dir=Path("/tmp/sb-unused")))
+    refresher = Refresher(credential_store, TokenSettings(journal_dir=tmp_path))
     assert refresher.refresh(name).status == "refreshed"
     requests = token_requests(sandbox)
     statuses = [refresher.refresh_rejected(name, wait_seconds=0).status for _ in range(5)]

@@ -20,8 +20,16 @@ from switchboard._settings import TokenSettings
 from switchboard._urls import check_token_url, origin, redact_url
 from switchboard.oauth2 import TokenAnswer, TokenEndpoint, expires_in_seconds, parse_token_answer
 from switchboard.oauth2._endpoint import MAX_LIFETIME_SECONDS
-from switchboard.refresh import Snapshot, backoff_seconds, claim_verdict, due_reason
-from switchboard.refresh._policy import failure_state, refresh_after, run_backoff_seconds
+from switchboard.refresh import (
+    Snapshot,
+    backoff_seconds,
+    claim_verdict,
+    due_reason,
+    failure_state,
+    refresh_after,
+    run_backoff_seconds,
+)
+from switchboard.refresh._policy import vault_wait_seconds
 from switchboard.vault import Seed, VersionedRefresh, VersionedToken
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -205,6 +213,7 @@ def test_run_backoff_seconds(state: str, failures: int, retry_after: float | Non
 
 def test_backoff_seconds_and_refresh_after() -> None:
     cases = [(1, None, 0.25, 0.5), (40, None, 5, 10), (1, 12, 12, 12), (5000, None, 5, 10)]
+    assert all(0 < vault_wait_seconds(n) <= 5 for n in (1, 3, 5000))  # Vault writes: ≤ 5 s apart
     for attempt, floor, low, high in cases:  # 5000: a long outage retried every few seconds
         for n in range(20):
             assert low <= backoff_seconds(attempt, retry_after=floor, rng=random.Random(n)) <= high

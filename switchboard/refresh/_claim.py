@@ -20,7 +20,7 @@ from datetime import datetime
 
 from switchboard._exceptions import CASConflict, LockBusy, VaultError, VaultUnavailable
 from switchboard._models import Intent, IntentPhase, RefreshRecord
-from switchboard.refresh._policy import backoff_seconds
+from switchboard.refresh._policy import vault_wait_seconds
 from switchboard.vault import CredentialStore
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
 
 logger = logging.getLogger("switchboard.refresh")
 
-_VAULT_RETRY_CAP_SECONDS = 5.0
 CLAIM_RETRY_SECONDS = 30.0
 """How long a claim's own writes (take, phase, release) are retried while Vault is away."""
 
@@ -73,7 +72,7 @@ def write_refresh_fenced(
         except VaultUnavailable:  # the write, or the read that checks a conflict
             if time.monotonic() >= deadline:
                 raise
-            sleep(min(_VAULT_RETRY_CAP_SECONDS, backoff_seconds(attempt)))
+            sleep(vault_wait_seconds(attempt))
         except CASConflict:
             if conflicted:
                 raise

@@ -16,14 +16,13 @@ from switchboard._urls import origin
 from switchboard.journal import Journal, JournalEntry
 from switchboard.oauth2 import TokenResponse, parse_token_answer
 from switchboard.refresh._claim import write_refresh_fenced
-from switchboard.refresh._policy import backoff_seconds, refresh_after
+from switchboard.refresh._policy import refresh_after, vault_wait_seconds
 from switchboard.vault import CredentialStore
 
 __all__ = ["PairWriter", "Replay"]
 
 logger = logging.getLogger("switchboard.refresh")
 
-_VAULT_RETRY_CAP_SECONDS = 5.0
 _TOKEN_WRITE_ROUNDS = 3
 
 
@@ -142,7 +141,7 @@ class PairWriter:
                 if time.monotonic() >= deadline:
                     raise
                 logger.warning("%s: Vault unavailable; the pair is in the journal, retrying", name)
-                self.sleep(min(_VAULT_RETRY_CAP_SECONDS, backoff_seconds(attempt)))
+                self.sleep(vault_wait_seconds(attempt))
             except CASConflict:
                 rounds += 1
                 current = self.store.read_token(name)

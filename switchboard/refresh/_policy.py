@@ -29,10 +29,12 @@ __all__ = [
     "next_step",
     "refresh_after",
     "run_backoff_seconds",
+    "vault_wait_seconds",
 ]
 
 _BACKOFF_BASE_SECONDS = 0.5
 _BACKOFF_CAP_SECONDS = 10.0
+_VAULT_WAIT_CAP_SECONDS = 5.0
 _RUN_BACKOFF = {  # between runs, after consecutive failures: (first wait, cap) in seconds
     "transient": (30.0, 900.0),
     "misconfigured": (300.0, 86_400.0),
@@ -48,6 +50,11 @@ def backoff_seconds(
     ceiling = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2.0 ** min(attempt - 1, 32))
     wait = (rng or random).uniform(ceiling / 2, ceiling)
     return max(wait, retry_after or 0.0)
+
+
+def vault_wait_seconds(attempt: int) -> float:
+    """How long to wait before writing to Vault again after ``attempt`` failed to reach it."""
+    return min(_VAULT_WAIT_CAP_SECONDS, backoff_seconds(attempt))
 
 
 def refresh_after(

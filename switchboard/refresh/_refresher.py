@@ -300,7 +300,8 @@ class Refresher:
     ) -> RefreshOutcome:
         logger.error("%s: refresh failed: %s", name, exc)
         if isinstance(exc, VaultUnavailable):
-            return outcome_of_failure(name, failed_health(snapshot, exc, now=self.clock()))
+            health = failed_health(snapshot, exc, now=self.clock())
+            return outcome_of_failure(name, health, replayed=replayed)
         previous, version = (snapshot.health, snapshot.health_version) if snapshot else (None, 0)
         if snapshot is None:  # the credential could not be read: its health may still be
             with contextlib.suppress(SwitchboardError):
