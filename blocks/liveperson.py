@@ -9,7 +9,7 @@ from pydantic import HttpUrl
 
 from blocks._fields import like, settings_from
 from switchboard import load
-from switchboard.liveperson import LivePersonSettings, SkillRule
+from switchboard.liveperson import AvailabilitySourceName, LivePersonSettings, SkillRule
 
 __all__ = ["LivePersonAccount", "account_settings"]
 
@@ -40,6 +40,7 @@ class LivePersonAccount(Block):
     account_id: str = like(_S, "account_id")
     csds_host: str = like(_S, "csds_host")
     scheme: Literal["https", "http"] = like(_S, "scheme")
+    availability_source: AvailabilitySourceName = like(_S, "availability_source")
     queue_health_version: Literal[1, 2] = like(_S, "queue_health_version")
     bearer_credential: str = like(_S, "bearer_credential")
     oauth1_keys: str | None = like(_S, "oauth1_keys")
@@ -52,6 +53,7 @@ class LivePersonAccount(Block):
     max_attempts: int = like(_S, "max_attempts")
     csds_ttl_seconds: float = like(_S, "csds_ttl_seconds")
     queue_health_window_seconds: int = like(_S, "queue_health_window_seconds")
+    queue_health_cache_seconds: float = like(_S, "queue_health_cache_seconds")
 
     def to_settings(self) -> LivePersonSettings:
         """The validated settings (a wrong value fails here, naming the field)."""

@@ -1,4 +1,4 @@
-"""The LivePerson simulator: CSDS, agent-view status, queue health and the messaging endpoint.
+"""The LivePerson simulator: CSDS, both agent views, queue health and the messaging endpoint.
 
 Shapes follow ``shared/reference/liveperson-api.md``; every CSDS baseURI points back at
 this sandbox. Auth is real: sandbox-issued bearers (expired or revoked answer 401) and
@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from sandbox.oauth1_verifier import OAUTH1_CHALLENGE, OAuth1Verifier
 from sandbox.oauth2_server import TokenStore
-from sandbox.scenario import DEFAULT_ACCOUNT, Scenario, queue_metrics
+from sandbox.scenario import DEFAULT_ACCOUNT, AgentRecord, Scenario, queue_metrics
 from sandbox.state import BEARER_CHALLENGE, Counters, Faults, bad_request, unauthorized
 
 __all__ = ["CSDS_SERVICES", "LivePersonSimulator", "LivePersonState"]
@@ -28,6 +28,7 @@ __all__ = ["CSDS_SERVICES", "LivePersonSimulator", "LivePersonState"]
 #: Service names CSDS knows; each resolves to this sandbox.
 CSDS_SERVICES = (
     "msgHist",
+    "agentManagerWorkspace",
     "leDataReporting",
     "asyncMessagingEnt",
     "sentinel",
@@ -38,6 +39,9 @@ CSDS_SERVICES = (
     "accountConfigReadWrite",
 )
 _MAX_LIMIT = 1000
+_KMM_MAX_RESULTS = 1000
+_KMM_DEFAULT_STATUSES = frozenset({"ONLINE", "BACK_SOON", "AWAY"})
+"""Key Messaging Metrics' agent view without ``effectiveAgentStatus``: logged-in agents only."""
 _SKILL_ID = re.compile(r"-?[0-9]+")
 """LivePerson skill ids are numbers; anything else is a 400, as a strict server answers."""
 
@@ -116,6 +120,11 @@ class LivePersonSimulator:
             Route(
                 f"/messaging_history{account}/agent-view/status",
                 self.agent_view,
+                methods=["POST"],
+            ),
+            Route(
+                f"/manager_workspace{account}/agent_view",
+                self.kmm_agent_view,
                 methods=["POST"],
             ),
             Route(
@@ -253,6 +262,50 @@ class LivePersonSimulator:
             }
         )
 
+    async def kmm_agent_view(self, request: Request) -> Response:
+        """POST /manager_workspace/api/account/{account_id}/agent_view (bearer): Key Messaging
+        Metrics' agent view; shares agent-view's counter and faults (one availability lookup)."""
+        self.counters.agent_view += 1
+        account_id = request.path_params["account_id"]
+        if (injected := await self.faults.apply("agent_view", account_id)) is not None:
+            return injected
+        if self.tokens.bearer_client(request.headers.get("authorization")) is None:
+            return unauthorized(BEARER_CHALLENGE)
+        try:
+            query = _kmm_query(await request.body())
+            offset = _query_int(request, "offset", 0) or 0
+            limit = _query_int(request, "limit", 50) or 50
+            if limit < 1 or offset < 0 or offset + limit > _KMM_MAX_RESULTS:
+                raise ValueError(f"`offset` + `limit` must be 1..{_KMM_MAX_RESULTS}")
+        except ValueError as error:
+            return bad_request(str(error))
+        skills, agents, statuses = query
+        scenario = self.state.scenario(account_id)
+        matched = [
+            record
+            for record in scenario.agents
+            if (skills is None or not skills.isdisjoint(record.skill_ids))
+            and (agents is None or record.agent_id in agents)
+            and record.status in statuses
+        ]
+        visible = matched[:_KMM_MAX_RESULTS]
+        metadata: dict[str, Any] = {
+            "count": len(matched),
+            "self": {"rel": "self", "href": str(request.url)},
+        }
+        if offset + limit < len(visible):
+            next_url = request.url.include_query_params(offset=offset + limit, limit=limit)
+            metadata["next"] = {"rel": "next", "href": str(next_url)}
+        return JSONResponse(
+            {
+                "metadata": metadata,
+                "agentViewRecords": [
+                    _kmm_record(record, scenario.since_ms)
+                    for record in visible[offset : offset + limit]
+                ],
+            }
+        )
+
     async def queue_health(self, request: Request) -> Response:
         """GET /operations/api/account/{account_id}/msgqueuehealth/current/?skillIds=..&v=1|2"""
         self.counters.queue_health += 1
@@ -334,3 +387,52 @@ class LivePersonSimulator:
             }
         )
         return JSONResponse({"messageId": message_id, "duplicate": False}, status_code=201)
+
+
+def _kmm_query(raw: bytes) -> tuple[set[str] | None, set[str] | None, set[str]]:
+    """The skill, agent and status filters of a KMM agent-view body; ``ValueError`` naming the
+    field when it is not the documented shape (``filters.time`` is required)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ValueError("the body must be JSON with `filters`") from None
+    filters = body.get("filters") if isinstance(body, dict) else None
+    if not isinstance(filters, dict):
+        raise ValueError("`filters` is required and must be an object")
+    window = filters.get("time")
+    start, end = (window.get("from"), window.get("to")) if isinstance(window, dict) else (0, 0)
+    if (
+        not isinstance(window, dict)
+        or type(start) is not int
+        or type(end) is not int
+        or start > end
+    ):
+        raise ValueError("`filters.time` needs integer `from` <= `to` (epoch milliseconds)")
+    skills = _id_list(filters.get("agentSkillIds"), "filters.agentSkillIds")
+    _skill_ids(skills, "filters.agentSkillIds")
+    agents = _id_list(filters.get("agentIds"), "filters.agentIds")
+    statuses = _id_list(filters.get("effectiveAgentStatus"), "filters.effectiveAgentStatus")
+    return skills, agents, statuses or set(_KMM_DEFAULT_STATUSES)
+
+
+def _kmm_record(record: AgentRecord, since_ms: int) -> dict[str, Any]:
+    """One ``agentViewRecords`` item: status at the top, skills (numbers) in the metadata."""
+    return {
+        "agentId": record.agent_id,
+        "agentGroupId": -1,
+        "agentCurrentStatus": record.status,
+        "agentCurrentStatusStartTime": since_ms,
+        "agentCurrentStatusReasonId": "NA",
+        "activeConversations": 0,
+        "assignedConversations": 0,
+        "agentLoad": 0.0,
+        "agentMetadata": {
+            "agentName": f"Agent {record.agent_id}",
+            "agentLoginName": f"agent{record.agent_id}@sandbox.invalid",
+            "agentGroupName": "Main Group",
+            "configuredMaxSlots": 5,
+            "agentSkills": [
+                {"skillId": int(skill), "skillName": f"Skill {skill}"} for skill in record.skill_ids
+            ],
+        },
+    }

@@ -3,10 +3,11 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_routing_support)
 from __future__ import annotations
 
+import httpx2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_routing_support import MIN, lp_account, routing_event  # noqa: F401
+from test_routing_support import MIN, conv, lp_account, routing_event  # noqa: F401
 
 from switchboard._exceptions import Unauthorized, UpstreamError, UpstreamUnavailable
 from switchboard.liveperson import (
@@ -15,7 +16,12 @@ from switchboard.liveperson import (
     RoutingEvent,
     parse_events,
 )
-from switchboard.routing import read_availability, read_queue_health, resolve_domains
+from switchboard.routing import (
+    read_availability,
+    read_queue_health,
+    resolve_domains,
+    route_batch,
+)
 
 
 async def test_csds_resolves_every_service_routing_needs(lp_account) -> None:
@@ -50,6 +56,74 @@ async def test_agent_view_pages_and_counts_online_agents(lp_account) -> None:
     assert (availability["3"].agents, availability["3"].online) == (0, 0)
 
 
+def kmm(lp_account) -> LivePersonSettings:
+    """The account with Key Messaging Metrics' agent view as its availability source."""
+    return lp_account.settings.model_copy(update={"availability_source": "key_messaging_metrics"})
+
+
+async def test_key_messaging_metrics_agent_view_counts_online_agents(lp_account) -> None:
+    lp_account.scenario(
+        {"1": (["ONLINE", "AWAY", "OFFLINE"], 1000), "2": (["AWAY"], 1000), "3": ([], 1000)}
+    )
+    before = lp_account.counters()["agent_view"]
+    async with LivePersonClient(kmm(lp_account), tokens=lp_account.tokens) as client:
+        domains = await resolve_domains(client)
+        assert client.services[0] == "agentManagerWorkspace"
+        availability = await read_availability(client, domains, ["1", "2", "3"])
+        page = await client.key_messaging_metrics.list_agent_view(
+            domains.host("agentManagerWorkspace"), ["1"], statuses=["ONLINE", "AWAY"]
+        )
+        with pytest.raises(ValueError, match="offset \\+ limit"):
+            await client.key_messaging_metrics.list_agent_view("h", ["1"], offset=1)
+    assert lp_account.counters()["agent_view"] == before + 2  # one per lookup, not per skill
+    assert (availability["1"].online, availability["2"].online, availability["3"].online) == (
+        1,
+        0,
+        0,
+    )
+    assert sorted(r.current_status for r in page.records) == ["AWAY", "ONLINE"]
+    assert page.records[0].skill_ids == ("1",)  # LivePerson sends skill ids as numbers
+
+
+@pytest.mark.parametrize("source", ["agent_view", "key_messaging_metrics"])
+async def test_either_availability_source_routes_a_batch_alike(lp_account, source: str) -> None:
+    lp_account.scenario({"1": (["AWAY"], MIN), "2": (["ONLINE"], 9 * MIN), "3": (["ONLINE"], 0)})
+    settings = lp_account.settings.model_copy(update={"availability_source": source})
+    events = parse_events([routing_event(conv("src"), skill) for skill in (1, 2, 3)])
+    async with LivePersonClient(settings, tokens=lp_account.tokens) as client:
+        decisions = await route_batch(client, events)
+    assert [d.kind for d in decisions] == ["no_agent", "busy", "no_message"]
+    assert decisions[1].message_id is not None
+
+
+async def test_key_messaging_metrics_cut_at_1000_agents_is_asked_again_in_halves(
+    lp_account,
+) -> None:
+    lp_account.scenario({"1": (["ONLINE"] * 1000, 1000), "2": (["ONLINE"], 1000)})
+    before = lp_account.counters()["agent_view"]
+    async with LivePersonClient(kmm(lp_account), tokens=lp_account.tokens) as client:
+        availability = await read_availability(client, await client.domains.get(), ["1", "2"])
+    assert (availability["1"].online, availability["2"].online) == (1000, 1)
+    assert lp_account.counters()["agent_view"] == before + 3  # both skills, then each alone
+
+
+async def test_the_key_messaging_metrics_simulator_refuses_what_liveperson_refuses(
+    lp_account,
+) -> None:
+    token = (await lp_account.tokens.aget(lp_account.client_id)).get_secret_value()
+    url = f"{lp_account.url}/manager_workspace/api/account/{lp_account.account_id}/agent_view"
+    headers = {"Authorization": f"Bearer {token}"}
+    window = {"time": {"from": 1, "to": 2}}
+    async with httpx2.AsyncClient(timeout=10) as http:
+        no_time = await http.post(url, json={"filters": {}}, headers=headers)
+        too_far = await http.post(
+            url, params={"offset": 990, "limit": 20}, json={"filters": window}, headers=headers
+        )
+        unsigned = await http.post(url, json={"filters": window})
+    assert (no_time.status_code, too_far.status_code, unsigned.status_code) == (400, 400, 401)
+    assert "filters.time" in no_time.text and "offset" in too_far.text
+
+
 async def test_queue_health_v2_reads_p90_and_no_data(lp_account) -> None:
     lp_account.scenario({"1": (["ONLINE"], 7 * MIN), "2": (["ONLINE"], None)})
     before = lp_account.counters()["queue_health"]
@@ -59,6 +133,20 @@ async def test_queue_health_v2_reads_p90_and_no_data(lp_account) -> None:
     assert "2" not in waits or waits["2"].p90_ms is None
     assert "9" not in waits or waits["9"].p90_ms is None
     assert lp_account.counters()["queue_health"] == before + 1
+
+
+async def test_queue_health_is_kept_per_skill_for_the_cache_seconds(lp_account) -> None:
+    lp_account.scenario({"1": (["ONLINE"], 7 * MIN), "2": (["ONLINE"], 2 * MIN)})
+    settings = lp_account.settings.model_copy(update={"queue_health_cache_seconds": 60})
+    before = lp_account.counters()["queue_health"]
+    async with LivePersonClient(settings, tokens=lp_account.tokens) as client:
+        domains = await client.domains.get()
+        first = await read_queue_health(client, domains, ["1", "9"])
+        lp_account.scenario({"1": (["ONLINE"], 1 * MIN), "2": (["ONLINE"], 2 * MIN)})
+        second = await read_queue_health(client, domains, ["1", "2", "9"])  # asks for 2 only
+    assert first["1"].p90_ms == second["1"].p90_ms == 7 * MIN  # kept, not re-read
+    assert second["2"].p90_ms == 2 * MIN and second["9"].p90_ms is None
+    assert lp_account.counters()["queue_health"] == before + 2
 
 
 async def test_queue_health_v1_signs_with_oauth1_keys(lp_account, credential_store) -> None:

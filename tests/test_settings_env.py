@@ -22,6 +22,11 @@ LP: dict[str, tuple[str, str, Any]] = {  # variable: (text in the environment, f
     "SWITCHBOARD_LP_ACCOUNT_ID": ("12345678", "account_id", "12345678"),
     "SWITCHBOARD_LP_CSDS_HOST": ("csds.example:8443", "csds_host", "csds.example:8443"),
     "SWITCHBOARD_LP_SCHEME": ("http", "scheme", "http"),
+    "SWITCHBOARD_LP_AVAILABILITY_SOURCE": (
+        "key_messaging_metrics",
+        "availability_source",
+        "key_messaging_metrics",
+    ),
     "SWITCHBOARD_LP_QUEUE_HEALTH_VERSION": ("1", "queue_health_version", 1),
     "SWITCHBOARD_LP_BEARER_CREDENTIAL": ("lp-bearer", "bearer_credential", "lp-bearer"),
     "SWITCHBOARD_LP_OAUTH1_KEYS": ("lp-keys", "oauth1_keys", "lp-keys"),
@@ -46,6 +51,7 @@ LP: dict[str, tuple[str, str, Any]] = {  # variable: (text in the environment, f
     "SWITCHBOARD_LP_MAX_ATTEMPTS": ("5", "max_attempts", 5),
     "SWITCHBOARD_LP_CSDS_TTL_SECONDS": ("60", "csds_ttl_seconds", 60.0),
     "SWITCHBOARD_LP_QUEUE_HEALTH_WINDOW_SECONDS": ("120", "queue_health_window_seconds", 120),
+    "SWITCHBOARD_LP_QUEUE_HEALTH_CACHE_SECONDS": ("15", "queue_health_cache_seconds", 15.0),
 }
 INGRESS: dict[str, tuple[str, str, Any]] = {
     "SWITCHBOARD_INGRESS_HOST": ("::1", "host", "::1"),
@@ -121,6 +127,17 @@ def test_a_wrong_queue_health_version_names_the_variable(
     monkeypatch.setenv("SWITCHBOARD_LP_ACCOUNT_ID", "123")
     monkeypatch.setenv("SWITCHBOARD_LP_QUEUE_HEALTH_VERSION", version)
     with pytest.raises(ConfigurationError, match="SWITCHBOARD_LP_QUEUE_HEALTH_VERSION"):
+        load(LivePersonSettings)
+
+
+def test_an_unknown_availability_source_names_the_variable_and_the_choices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from switchboard._exceptions import ConfigurationError
+
+    monkeypatch.setenv("SWITCHBOARD_LP_ACCOUNT_ID", "123")
+    monkeypatch.setenv("SWITCHBOARD_LP_AVAILABILITY_SOURCE", "kmm")
+    with pytest.raises(ConfigurationError, match=r"SWITCHBOARD_LP_AVAILABILITY_SOURCE.*agent_view"):
         load(LivePersonSettings)
 
 

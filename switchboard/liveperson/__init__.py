@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from switchboard.liveperson._adapter import Adapter
-from switchboard.liveperson._agent_view import MAX_PAGE_SIZE, AgentView
+from switchboard.liveperson._adapter import Adapter, UpstreamObserver
+from switchboard.liveperson._agent_view import MAX_PAGE_SIZE, MSG_HIST, AgentView
 from switchboard.liveperson._auth import BearerAuth, TokenSource
 from switchboard.liveperson._client import (
-    CSDS_SERVICES,
     MESSAGING,
-    MSG_HIST,
     QUEUE_HEALTH,
+    AvailabilitySource,
     LivePersonClient,
 )
 from switchboard.liveperson._csds import Csds, DomainCache
@@ -21,6 +20,11 @@ from switchboard.liveperson._events import (
     describe_validation_error,
     parse_events,
 )
+from switchboard.liveperson._kmm import (
+    AGENT_MANAGER_WORKSPACE,
+    KMM_MAX_RESULTS,
+    KeyMessagingMetrics,
+)
 from switchboard.liveperson._messaging import Messaging
 from switchboard.liveperson._models import (
     AgentStatus,
@@ -29,20 +33,22 @@ from switchboard.liveperson._models import (
     SentMessage,
     SkillWait,
 )
-from switchboard.liveperson._queue_health import QueueHealth
+from switchboard.liveperson._queue_health import QueueHealth, QueueHealthCache
 from switchboard.liveperson._settings import (
     DEFAULT_BUSY_MESSAGE,
     DEFAULT_MESSAGING_PATH,
     DEFAULT_NO_AGENT_MESSAGE,
+    AvailabilitySourceName,
     LivePersonSettings,
     SkillRule,
 )
 
 __all__ = [
-    "CSDS_SERVICES",
+    "AGENT_MANAGER_WORKSPACE",
     "DEFAULT_BUSY_MESSAGE",
     "DEFAULT_MESSAGING_PATH",
     "DEFAULT_NO_AGENT_MESSAGE",
+    "KMM_MAX_RESULTS",
     "MAX_PAGE_SIZE",
     "MESSAGING",
     "MSG_HIST",
@@ -51,15 +57,19 @@ __all__ = [
     "AgentStatus",
     "AgentStatusPage",
     "AgentView",
+    "AvailabilitySource",
+    "AvailabilitySourceName",
     "BearerAuth",
     "Csds",
     "DomainCache",
     "Domains",
     "General",
+    "KeyMessagingMetrics",
     "LivePersonClient",
     "LivePersonSettings",
     "Messaging",
     "QueueHealth",
+    "QueueHealthCache",
     "Routing",
     "RoutingEvent",
     "SentMessage",
@@ -67,6 +77,7 @@ __all__ = [
     "SkillWait",
     "TokenSource",
     "TooManyEvents",
+    "UpstreamObserver",
     "describe_validation_error",
     "parse_events",
 ]

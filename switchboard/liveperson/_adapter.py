@@ -4,14 +4,15 @@ Status → exception: 401/403 ``Unauthorized``, 429 ``RateLimited`` (``retry_aft
 5xx / network / timeout ``UpstreamUnavailable``, any other non-2xx ``UpstreamError``. 429 and
 ``UpstreamUnavailable`` are tried ``max_attempts`` times in all (exponential backoff with jitter,
 or the server's Retry-After) before they are raised. Messages name the service, method, path and
-status, never a header or a body.
+status, never a header or a body. An ``UpstreamObserver`` hears of every answer and of every
+call that failed for good (the metrics of ``switchboard.metrics``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx2
 
@@ -28,6 +29,7 @@ __all__ = [
     "MAX_RETRY_WAIT_SECONDS",
     "AccountApi",
     "Adapter",
+    "UpstreamObserver",
     "json_body",
     "missing",
 ]
@@ -37,8 +39,21 @@ MAX_RETRY_WAIT_SECONDS = 30.0
 """The longest a Retry-After makes a LivePerson call wait in-process before its next try."""
 
 
+class UpstreamObserver(Protocol):
+    """Told of each LivePerson call; must not block or raise (it runs on the event loop)."""
+
+    def upstream_answered(self, service: str, status: str) -> None:
+        """One attempt ended: its HTTP status (``"200"``, ``"429"``), ``timeout`` or ``network``."""
+
+    def upstream_failed(self, service: str, error_class: str) -> None:
+        """A call failed for good (after its retries, or at once for a refusal)."""
+
+
 class Adapter:
-    """An ``httpx2.AsyncClient`` plus LivePerson's error semantics; shared by every API class."""
+    """An ``httpx2.AsyncClient`` plus LivePerson's error semantics; shared by every API class.
+
+    ``observer`` may be replaced at any time (``LivePersonClient.observe``).
+    """
 
     def __init__(
         self,
@@ -46,10 +61,12 @@ class Adapter:
         *,
         max_attempts: int = 3,
         backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+        observer: UpstreamObserver | None = None,
     ) -> None:
         self.client = client
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
+        self.observer = observer
 
     async def request(
         self,
@@ -71,10 +88,23 @@ class Adapter:
             try:
                 return await self._send_once(request, service=service, auth=auth, accept=accept)
             except (RateLimited, UpstreamUnavailable) as exc:
-                if attempt >= self.max_attempts:
-                    raise
-                await asyncio.sleep(self._delay(attempt, exc.retry_after))
-                attempt += 1
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self._delay(attempt, exc.retry_after))
+                    attempt += 1
+                    continue
+                self._failed(service, exc)
+                raise
+            except UpstreamError as exc:
+                self._failed(service, exc)
+                raise
+
+    def _failed(self, service: str, exc: UpstreamError) -> None:
+        if self.observer is not None:
+            self.observer.upstream_failed(service, type(exc).__name__)
+
+    def _answered(self, service: str, status: str) -> None:
+        if self.observer is not None:
+            self.observer.upstream_answered(service, status)
 
     async def _send_once(
         self,
@@ -91,12 +121,15 @@ class Adapter:
             else:
                 response = await self.client.send(request, auth=auth)
         except httpx2.TimeoutException:
+            self._answered(service, "timeout")
             raise UpstreamUnavailable(f"{where} timed out", service=service) from None
         except httpx2.TransportError as exc:
+            self._answered(service, "network")
             raise UpstreamUnavailable(
                 f"{where} failed: {type(exc).__name__}", service=service
             ) from None
         status = response.status_code
+        self._answered(service, str(status))
         if status < 300 or status in accept:
             return response
         message = f"{where} answered HTTP {status}"

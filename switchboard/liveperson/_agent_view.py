@@ -1,4 +1,8 @@
-"""Agent-view status (domain ``msgHist``): which agents of which skills are ONLINE."""
+"""Agent-view status (domain ``msgHist``): which agents of which skills are ONLINE.
+
+This is Agent Metrics' agent view, the default availability source; LivePerson documents it as
+superseded by Key Messaging Metrics' agent view (``switchboard.liveperson._kmm``).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from switchboard.liveperson._adapter import AccountApi, json_body, missing
 from switchboard.liveperson._models import AgentStatus, AgentStatusPage
 from switchboard.liveperson._paths import account_path
 
-__all__ = ["MAX_PAGE_SIZE", "AgentView"]
+__all__ = ["MAX_PAGE_SIZE", "MSG_HIST", "AgentView"]
 
 MAX_PAGE_SIZE = 1000
+MSG_HIST = "msgHist"
 
 
 class AgentView(AccountApi):
@@ -19,6 +24,17 @@ class AgentView(AccountApi):
     hence one call per batch rather than one per conversation)."""
 
     service = "agent_view"
+    domain = MSG_HIST
+    """The CSDS service whose host serves this API."""
+
+    async def list_agents(self, host: str, skill_ids: Sequence[str]) -> list[AgentStatus]:
+        """Every agent of ``skill_ids``: one call, more pages only past 1,000 agents."""
+        records: list[AgentStatus] = []
+        while True:
+            page = await self.list_agent_statuses(host, skill_ids, offset=len(records))
+            records.extend(page.records)
+            if len(page.records) < MAX_PAGE_SIZE or len(records) >= page.count:
+                return records
 
     async def list_agent_statuses(
         self, host: str, skill_ids: Sequence[str], *, offset: int = 0, limit: int = MAX_PAGE_SIZE

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import httpx2
@@ -11,7 +12,7 @@ from switchboard.liveperson._adapter import AccountApi, Adapter, json_body, miss
 from switchboard.liveperson._models import SkillWait
 from switchboard.liveperson._paths import account_path
 
-__all__ = ["QueueHealth"]
+__all__ = ["QueueHealth", "QueueHealthCache"]
 
 P90 = "waitTimeForAgentAssignment_90thPercentile"
 P50 = "waitTimeForAgentAssignment_50thPercentile"
@@ -62,6 +63,55 @@ class QueueHealth(AccountApi):
         path = account_path("/operations/api", self._account_id, "/msgqueuehealth/current/")
         response = await self._request("GET", host, path, auth=auth, params=params)
         return _waits(json_body(response, service=self.service))
+
+
+class QueueHealthCache:
+    """Each skill's waits kept ``ttl_seconds``, so a busy account asks queue health about a skill
+    once per TTL rather than once per batch (LivePerson's own routing recipe caches it too; the
+    API aggregates in 5-minute buckets, so a few seconds' reuse loses nothing). 0 turns it off.
+    Refusals are not kept: they propagate to the caller each time.
+    """
+
+    def __init__(
+        self,
+        api: QueueHealth,
+        *,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._api = api
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._kept: dict[str, tuple[float, SkillWait]] = {}
+
+    async def read(
+        self,
+        host: str,
+        skill_ids: Sequence[str],
+        *,
+        version: Literal[1, 2] = 2,
+        from_millis: int | None = None,
+        to_millis: int | None = None,
+    ) -> dict[str, SkillWait]:
+        """``read_current_queue_health`` for the skills not kept; a skill the answer leaves out
+        is kept as "no data" (``SkillWait`` without waits), as the decision reads it anyway."""
+        now = self._clock()
+        kept = {
+            skill: entry[1]
+            for skill in skill_ids
+            if (entry := self._kept.get(skill)) is not None and entry[0] > now
+        }
+        wanted = [skill for skill in skill_ids if skill not in kept]
+        if not wanted:
+            return kept
+        found = await self._api.read_current_queue_health(
+            host, wanted, version=version, from_millis=from_millis, to_millis=to_millis
+        )
+        if self._ttl > 0:
+            until = now + self._ttl
+            for skill in wanted:
+                self._kept[skill] = (until, found.get(skill) or SkillWait(skill_id=skill))
+        return {**kept, **found}
 
 
 def _millis(value: Any) -> int | None:

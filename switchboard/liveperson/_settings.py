@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_BUSY_MESSAGE",
     "DEFAULT_MESSAGING_PATH",
     "DEFAULT_NO_AGENT_MESSAGE",
+    "AvailabilitySourceName",
     "LivePersonSettings",
     "SkillRule",
 ]
@@ -43,6 +44,9 @@ def _version_from_text(value: Any) -> Any:
         return int(value)
     return value
 
+
+AvailabilitySourceName = Literal["agent_view", "key_messaging_metrics"]
+"""Which API tells routing whether a skill has an ONLINE agent."""
 
 QueueHealthVersion = Annotated[Literal[1, 2], BeforeValidator(_version_from_text)]
 
@@ -98,6 +102,14 @@ class LivePersonSettings(BaseSettings):
         default="https",
         description="URL scheme for every LivePerson call (http only for the sandbox).",
     )
+    availability_source: AvailabilitySourceName = Field(
+        default="agent_view",
+        description=(
+            "Where ONLINE agents are read: agent_view (Agent Metrics, domain msgHist) or "
+            "key_messaging_metrics (Key Messaging Metrics' agent view, domain "
+            "agentManagerWorkspace, its documented successor)."
+        ),
+    )
     queue_health_version: QueueHealthVersion = Field(
         default=2,
         description="Queue health API version: 2 uses the OAuth 2 bearer, 1 the OAuth 1 API keys.",
@@ -136,6 +148,14 @@ class LivePersonSettings(BaseSettings):
     )
     queue_health_window_seconds: int = Field(
         default=300, gt=0, description="v2 fromMillis..toMillis window ending now."
+    )
+    queue_health_cache_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "How long each skill's queue health is reused across batches (0: asked every batch); "
+            "a busy account sets a few seconds."
+        ),
     )
 
     @field_validator("account_id")

@@ -17,12 +17,8 @@ from typing import TypeVar
 
 from switchboard._exceptions import UpstreamError
 from switchboard.liveperson import (
-    CSDS_SERVICES,
-    MAX_PAGE_SIZE,
     MESSAGING,
-    MSG_HIST,
     QUEUE_HEALTH,
-    AgentStatus,
     Domains,
     LivePersonClient,
     RoutingEvent,
@@ -88,7 +84,7 @@ def skill_ids_of(events: Iterable[RoutingEvent]) -> list[str]:
 async def resolve_domains(client: LivePersonClient) -> Domains:
     """The account's service domains (cached by the client for ``csds_ttl_seconds``)."""
     domains = await client.domains.get()
-    for service in CSDS_SERVICES:
+    for service in client.services:
         domains.host(service)  # fail here, by name, rather than halfway through the batch
     return domains
 
@@ -96,24 +92,16 @@ async def resolve_domains(client: LivePersonClient) -> Domains:
 async def read_availability(
     client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
 ) -> dict[str, SkillAvailability]:
-    """Agents and ONLINE agents per skill: one agent-view call (paged past 1,000 records).
+    """Agents and ONLINE agents per skill: one call to the account's availability source
+    (agent-view or Key Messaging Metrics; more only past 1,000 agents).
 
-    Skills agent-view refuses (a 4xx) come back with ``refused`` set.
+    Skills the source refuses (a 4xx) come back with ``refused`` set.
     """
-    host = domains.host(MSG_HIST)
+    source = client.availability
+    host = domains.host(source.domain)
 
     async def lookup(skills: Sequence[str]) -> dict[str, SkillAvailability]:
-        records: list[AgentStatus] = []
-        offset = 0
-        while True:
-            page = await client.agent_view.list_agent_statuses(
-                host, skills, offset=offset, limit=MAX_PAGE_SIZE
-            )
-            records.extend(page.records)
-            offset += len(page.records)
-            if not page.records or len(page.records) < MAX_PAGE_SIZE or offset >= page.count:
-                break
-        return count_availability(records, skills)
+        return count_availability(await source.list_agents(host, skills), skills)
 
     found, refused = await _isolating(lookup, skill_ids)
     for skill, reason in refused.items():
@@ -124,7 +112,8 @@ async def read_availability(
 async def read_queue_health(
     client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
 ) -> dict[str, SkillWait]:
-    """Wait percentiles per skill: one queue-health call (v1 or v2 as the account is set up).
+    """Wait percentiles per skill: one queue-health call (v1 or v2 as the account is set up) for
+    the skills not kept by the client's cache (``queue_health_cache_seconds``).
 
     Skills queue health refuses (a 4xx) come back with ``refused`` set.
     """
@@ -132,7 +121,7 @@ async def read_queue_health(
     now_ms = int(time.time() * 1000)
 
     async def lookup(skills: Sequence[str]) -> dict[str, SkillWait]:
-        return await client.queue_health.read_current_queue_health(
+        return await client.queue_waits.read(
             domains.host(QUEUE_HEALTH),
             skills,
             version=settings.queue_health_version,
