@@ -9,6 +9,7 @@ or process start.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from serve._flow_runs import flow_run_creator, run_in_new_flow_run
 from switchboard import ConfigurationError, load
 from switchboard.ingress import BatchHandler, IngressSettings, create_app
 from switchboard.liveperson import LivePersonSettings, RoutingEvent
+from switchboard.metrics import RoutingMetrics
 from switchboard.resources import registry
 from switchboard.routing import Decision
 
@@ -46,11 +48,24 @@ async def prefect_clients() -> AsyncIterator[None]:
             yield
 
 
-def flow_handler(settings: IngressSettings) -> BatchHandler:
-    """A batch handler that runs one ``route_conversations`` flow run per batch, in process."""
+def flow_handler(settings: IngressSettings, metrics: RoutingMetrics | None = None) -> BatchHandler:
+    """A batch handler that runs one ``route_conversations`` flow run per batch, in process.
+
+    ``metrics`` hears of every LivePerson call of the batches' clients: before the first batch,
+    the Vault identity's client pool (the one ``connect_account`` uses) is told to report to it.
+    """
+    from blocks.vault import resources_for
     from flows.route_conversations import route_conversations  # Prefect: imported to serve
 
+    observing = metrics is None
+
     async def handle(events: list[RoutingEvent]) -> list[Decision]:
+        nonlocal observing
+        if not observing:  # twice at worst (batches in flight at once): observe is idempotent
+            # the first use loads the Vault block and logs in: off the event loop
+            pool = await asyncio.to_thread(lambda: resources_for(settings.vault_block).clients)
+            pool.observe(metrics)
+            observing = True
         state = await run_in_new_flow_run(
             route_conversations,
             {
@@ -103,11 +118,13 @@ def run_ingest(args: argparse.Namespace) -> None:
         raise ConfigurationError(text) from None
     if settings.account_block is None:
         load(LivePersonSettings)  # fail at start, naming the variable, not at the first batch
+    metrics = RoutingMetrics()
     app = create_app(
-        flow_handler(settings),
+        flow_handler(settings, metrics),
         settings,
         on_shutdown=registry.aclose,  # every Vault identity's LivePerson clients
         around=prefect_clients,
+        metrics=metrics,
     )
     uvicorn.run(
         app,

@@ -49,10 +49,21 @@ def _vault(argv: list[str]) -> int:
     return admin.main(argv)
 
 
+def _metrics(argv: list[str]) -> int:
+    from switchboard.metrics import metrics_command  # prometheus-client, hvac: when asked for
+
+    return metrics_command(argv)
+
+
 SUBCOMMANDS: Mapping[str, Subcommand] = MappingProxyType(
     {
         "vault": Subcommand(
             "set up Vault: policies, the flows' and the ingress's AppRole identities", _vault
+        ),
+        "metrics": Subcommand(
+            "credentials' expiry and health from Vault, in the Prometheus text format "
+            "(--serve HOST:PORT to serve them)",
+            _metrics,
         ),
     }
 )

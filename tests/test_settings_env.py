@@ -67,6 +67,8 @@ INGRESS: dict[str, tuple[str, str, Any]] = {
     "SWITCHBOARD_INGRESS_MAX_BODY_BYTES": ("1000", "max_body_bytes", 1000),
     "SWITCHBOARD_INGRESS_MAX_CONCURRENT_REQUESTS": ("12", "max_concurrent_requests", 12),
     "SWITCHBOARD_INGRESS_MAX_BUFFERED_BYTES": ("5000", "max_buffered_bytes", 5000),
+    "SWITCHBOARD_INGRESS_METRICS": ("on", "metrics", "on"),
+    "SWITCHBOARD_INGRESS_METRICS_TOKEN": ("sbx-scrape", "metrics_token", SecretStr("sbx-scrape")),
     "SWITCHBOARD_INGRESS_ACCOUNT_BLOCK": ("lp-prod", "account_block", "lp-prod"),
     "SWITCHBOARD_INGRESS_VAULT_BLOCK": ("vault-prod", "vault_block", "vault-prod"),
 }

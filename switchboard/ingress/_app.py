@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
@@ -26,6 +27,7 @@ from switchboard.ingress._limits import Busy, RequestLimits, TooLarge
 from switchboard.ingress._settings import IngressSettings
 from switchboard.ingress._signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from switchboard.liveperson import RoutingEvent, TooManyEvents, parse_events
+from switchboard.metrics import RoutingMetrics, metrics_route
 from switchboard.routing import Decision
 
 __all__ = ["BatchHandler", "create_app"]
@@ -66,14 +68,29 @@ def create_app(
     *,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     around: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    metrics: RoutingMetrics | None = None,
 ) -> Starlette:
     """The app; ``handler`` routes one batch (in production: one ``route_conversations`` run).
 
     ``around`` is entered before the batcher starts and exited after it stopped, so every batch
     runs inside it (in production: one Prefect client per process, ``serve.prefect_clients``).
+    ``metrics`` counts batches, decisions and answers (a new ``RoutingMetrics`` if not given;
+    ``serve`` shares its own with the LivePerson clients); ``GET /metrics`` serves them when
+    ``settings.metrics`` is on.
     """
+    metrics = metrics or RoutingMetrics()
+
+    async def observed(events: list[RoutingEvent]) -> list[Decision]:
+        try:
+            decisions = await handler(events)
+        except Exception as exc:
+            metrics.batch_failed(len(events), type(exc).__name__)
+            raise
+        metrics.batch_routed(len(events), (d.kind.value for d in decisions))
+        return decisions
+
     batcher: Batcher[RoutingEvent, Decision] = Batcher(
-        handler,
+        observed,
         window=settings.batch_window_ms / 1000,
         max_batch_size=settings.max_batch_size,
         max_in_flight=settings.max_in_flight,
@@ -128,6 +145,12 @@ def create_app(
             return parse(body)
 
     async def post_events(request: Request) -> Response:
+        started = time.monotonic()
+        response = await answer(request)
+        metrics.answered(response.status_code, time.monotonic() - started)
+        return response
+
+    async def answer(request: Request) -> Response:
         try:
             with limits.admit():
                 try:
@@ -163,6 +186,14 @@ def create_app(
             status_code=200 if batcher.running else 503,
         )
 
+    metrics.watch_queue(lambda: batcher.queued, lambda: batcher.in_flight)
+    routes = [
+        Route("/events", post_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if settings.metrics == "on":
+        routes.append(metrics_route(metrics.registry, settings.metrics_token))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with around() if around is not None else nullcontext():
@@ -174,10 +205,4 @@ def create_app(
                 if on_shutdown is not None:
                     await on_shutdown()
 
-    return Starlette(
-        routes=[
-            Route("/events", post_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from switchboard.metrics._settings import check_exposure, is_loopback
+
 __all__ = ["IngressSettings"]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class IngressSettings(BaseSettings):
@@ -75,6 +68,16 @@ class IngressSettings(BaseSettings):
         gt=0,
         description="Bytes of request bodies held at once while read; more get 503.",
     )
+    metrics: Literal["off", "on"] = Field(
+        default="off",
+        description=(
+            "Serve GET /metrics (routing counters, no credential names) on the ingress's port."
+        ),
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token GET /metrics requires; needed for metrics beyond loopback.",
+    )
     account_block: str | None = Field(
         default=None, description="LivePersonAccount block name; default: SWITCHBOARD_LP_*."
     )
@@ -92,11 +95,15 @@ class IngressSettings(BaseSettings):
                 "SWITCHBOARD_INGRESS_WEBHOOK_SECRET: not set; set the secret senders sign with, "
                 "or SWITCHBOARD_INGRESS_ALLOW_UNSIGNED=true for a loopback-only demo"
             )
-        if self.webhook_secret is None and not _is_loopback(self.host):
+        if self.webhook_secret is None and not is_loopback(self.host):
             raise ValueError(
                 f"SWITCHBOARD_INGRESS_ALLOW_UNSIGNED: only on a loopback host, not {self.host!r}; "
                 "set SWITCHBOARD_INGRESS_WEBHOOK_SECRET"
             )
+        if self.metrics_token is not None and not self.metrics_token.get_secret_value():
+            raise ValueError("SWITCHBOARD_INGRESS_METRICS_TOKEN: empty; set a long random value")
+        if self.metrics == "on":
+            check_exposure(self.host, self.metrics_token, "SWITCHBOARD_INGRESS_METRICS_TOKEN")
         if self.max_buffered_bytes < self.max_body_bytes:
             raise ValueError(
                 "SWITCHBOARD_INGRESS_MAX_BUFFERED_BYTES: smaller than "

@@ -84,8 +84,11 @@ class Refresher:
         journal: Journal | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utcnow,
+        observer: Callable[[RefreshOutcome], None] | None = None,
     ) -> None:
         self.store = store
+        self.observer = observer
+        """Told of every ``refresh`` outcome (``switchboard.metrics.RefreshMetrics``)."""
         self.settings = settings
         self.endpoint = endpoint or TokenEndpoint(timeout=settings.http_timeout)
         self.journal = journal or journal_for(store, settings)
@@ -192,6 +195,20 @@ class Refresher:
     # -- one credential --------------------------------------------------------------------
 
     def refresh(
+        self,
+        name: str,
+        *,
+        force: bool = False,
+        idle_after: float | None = None,
+        snapshot: Snapshot | None = None,
+    ) -> RefreshOutcome:
+        """``_refresh``, whose outcome the ``observer`` also hears of."""
+        result = self._refresh(name, force=force, idle_after=idle_after, snapshot=snapshot)
+        if self.observer is not None:
+            self.observer(result)
+        return result
+
+    def _refresh(
         self,
         name: str,
         *,

@@ -13,7 +13,12 @@ import weakref
 from collections.abc import Callable
 
 from switchboard import OAuth1Keys
-from switchboard.liveperson import LivePersonClient, LivePersonSettings, TokenSource
+from switchboard.liveperson import (
+    LivePersonClient,
+    LivePersonSettings,
+    TokenSource,
+    UpstreamObserver,
+)
 
 __all__ = ["ClientPool", "ReadOAuth1Keys"]
 
@@ -32,9 +37,18 @@ class ClientPool:
     def __init__(self, tokens: TokenSource, read_oauth1: ReadOAuth1Keys) -> None:
         self.tokens = tokens
         self._read_oauth1 = read_oauth1
+        self._observer: UpstreamObserver | None = None
         self._by_loop: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, LivePersonClient]
         ] = weakref.WeakKeyDictionary()
+
+    def observe(self, observer: UpstreamObserver | None) -> None:
+        """Report every upstream call of this pool's clients, built or to come, to ``observer``
+        (the ingress's metrics)."""
+        self._observer = observer
+        for clients in list(self._by_loop.values()):
+            for client in clients.values():
+                client.observe(observer)
 
     async def get(self, settings: LivePersonSettings) -> LivePersonClient:
         """The client for ``settings`` on the running loop, built on first use."""
@@ -52,7 +66,7 @@ class ClientPool:
             client = clients.get(key)
             if client is None:
                 client = clients[key] = LivePersonClient(
-                    settings, tokens=self.tokens, oauth1=oauth1
+                    settings, tokens=self.tokens, oauth1=oauth1, observer=self._observer
                 )
         return client
 

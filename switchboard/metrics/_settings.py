@@ -1,0 +1,56 @@
+"""``switchboard metrics`` settings (``SWITCHBOARD_METRICS_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["MetricsSettings", "check_exposure", "is_loopback"]
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address: only this machine can connect."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, token: SecretStr | None, variable: str) -> None:
+    """Refuse to serve metrics beyond loopback without a token: they describe the fleet."""
+    if token is None and not is_loopback(host):
+        raise ValueError(
+            f"{variable}: not set, and metrics would be served on {host!r}; set a token "
+            "(Prometheus sends it with `authorization: {credentials: ...}`) or serve on loopback"
+        )
+
+
+class MetricsSettings(BaseSettings):
+    """What ``switchboard metrics`` reads from Vault and shows."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_METRICS_", env_file=".env", extra="ignore"
+    )
+
+    credential_names: bool = Field(
+        default=False,
+        description="Label per-credential series with the credential's name (else aggregates).",
+    )
+    cache_seconds: float = Field(
+        default=15.0, ge=0, description="How long one round of Vault reads serves scrapes."
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token scrapers must send to --serve; required beyond loopback.",
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            raise ValueError("empty; set a long random value, or leave it unset on loopback")
+        return value
