@@ -17,11 +17,13 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from switchboard._exceptions import ConfigurationError
+from switchboard._keys import check_certificates, check_key_pair, signing_alg_for
 from switchboard._urls import check_token_url
 
 __all__ = [
@@ -42,8 +44,11 @@ __all__ = [
     "utcnow",
 ]
 
-GrantType = Literal["client_credentials", "refresh_token"]
-AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+GrantType = Literal["client_credentials", "refresh_token", "jwt_bearer"]
+AuthMethod = Literal[
+    "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "none"
+]
+_SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 HealthState = Literal["healthy", "expiring", "failing", "revoked", "misconfigured", "in_doubt"]
 RefreshStatus = Literal["refreshed", "skipped", "adopted", "busy", "failed"]
 IntentPhase = Literal["claimed", "spending"]
@@ -54,8 +59,14 @@ _FIXES: dict[str, str] = {
     "token_url": "set it to the https:// URL of the token endpoint",
     "client_id": "set the OAuth client id",
     "client_secrets": "set `client_secret` (a string) or `client_secrets` (a non-empty list)",
-    "grant": "use `client_credentials` or `refresh_token`",
-    "auth_method": "use `client_secret_basic` or `client_secret_post`",
+    "grant": "use `client_credentials`, `refresh_token` or `jwt_bearer`",
+    "auth_method": "use `client_secret_basic`, `client_secret_post`, `private_key_jwt` or "
+    "`tls_client_auth` (`none` with the `jwt_bearer` grant only)",
+    "private_key": "set the client's PEM private key (RSA of 2048 bits or more, or EC)",
+    "signing_alg": "leave it out (chosen from the key) or use one the key can make",
+    "tls_client_cert": "set the client certificate as PEM (leaf first, then any intermediates)",
+    "tls_client_key": "set the unencrypted PEM private key of `tls_client_cert`",
+    "tls_ca_cert": "set the PEM certificate(s) of the CA that signed the token endpoint's",
     "default_lifetime_seconds": "use a whole number of seconds greater than 0",
     "refresh_at_fraction": "use a number between 0 and 1, e.g. 0.66",
     "refresh_jitter_fraction": "use a number from 0 to 0.5, e.g. 0.15",
@@ -121,17 +132,34 @@ def _stored(value: Any) -> Any:
 
 
 class ClientDefinition(_VaultRecord):
-    """How to ask a token endpoint for a token (``<base>/credentials/<name>/client``)."""
+    """How to ask a token endpoint for a token (``<base>/credentials/<name>/client``).
 
+    What the client proves itself with follows from ``grant`` and ``auth_method``: a client
+    secret (``client_secret_*``), ``private_key`` (``private_key_jwt``, RFC 7523 §2.2, and the
+    ``jwt_bearer`` grant, RFC 7523 §2.1, whose signed assertion is the only proof: method
+    ``none``), or ``tls_client_cert`` and ``tls_client_key`` (``tls_client_auth``, RFC 8705).
+    A missing or unreadable one is refused here, naming the field, never quoting it.
+    """
+
+    # a refused key or secret must not be echoed by a ValidationError either
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
     _kind = "client definition"
 
     token_url: str
     client_id: str = Field(min_length=1)
-    client_secrets: tuple[SecretStr, ...] = Field(min_length=1)
     grant: GrantType = "client_credentials"
+    auth_method: AuthMethod = "client_secret_basic"
+    client_secrets: tuple[SecretStr, ...] = Field(default=(), validate_default=True)
+    private_key: SecretStr | None = Field(default=None, validate_default=True)
+    private_key_id: str | None = None  # the JWS ``kid`` the provider knows the key by
+    signing_alg: str | None = Field(default=None, validate_default=True)  # JWS ``alg``
+    subject: str | None = None  # ``jwt_bearer``: the assertion's ``sub``; default ``client_id``
+    assertion_audience: str | None = None  # the assertions' ``aud``; default ``token_url``
+    tls_client_cert: str | None = Field(default=None, validate_default=True, repr=False)
+    tls_client_key: SecretStr | None = Field(default=None, validate_default=True)
+    tls_ca_cert: str | None = Field(default=None, repr=False)  # trust only this CA for it
     scope: str | None = None
     audience: str | None = None
-    auth_method: AuthMethod = "client_secret_basic"
     default_lifetime_seconds: int = Field(default=DEFAULT_LIFETIME_SECONDS, gt=0)
     refresh_at_fraction: float | None = Field(default=None, gt=0, lt=1)
     refresh_jitter_fraction: float | None = Field(default=None, ge=0, le=0.5)
@@ -146,12 +174,73 @@ class ClientDefinition(_VaultRecord):
             if "client_secrets" in data:
                 raise ValueError("set either `client_secret` or `client_secrets`, not both")
             data["client_secrets"] = [single]
+        if isinstance(data, Mapping) and data.get("grant") == "jwt_bearer":
+            data = {"auth_method": "none", **data}
         return data
 
     @field_validator("token_url")
     @classmethod
     def _url_is_safe(cls, url: str) -> str:
         return check_token_url(url)
+
+    @field_validator("auth_method")
+    @classmethod
+    def _method_fits_grant(cls, method: AuthMethod, info: ValidationInfo) -> AuthMethod:
+        jwt_bearer = info.data.get("grant") == "jwt_bearer"
+        if jwt_bearer and method != "none":
+            raise ValueError("the `jwt_bearer` grant proves the client by its signed assertion")
+        if method == "none" and not jwt_bearer:
+            raise ValueError("`none` (no client authentication) is for the `jwt_bearer` grant")
+        if method == "tls_client_auth" and not info.data.get("token_url", "").startswith("https:"):
+            raise ValueError("`tls_client_auth` is mutual TLS: `token_url` must be https://")
+        return method
+
+    @field_validator("client_secrets")
+    @classmethod
+    def _secret_if_used(
+        cls, secrets: tuple[SecretStr, ...], info: ValidationInfo
+    ) -> tuple[SecretStr, ...]:
+        method = info.data.get("auth_method")
+        if not secrets and method in _SECRET_METHODS:
+            raise ValueError(f"auth_method `{method}` needs at least one client secret")
+        return secrets
+
+    @field_validator("private_key")
+    @classmethod
+    def _key_if_used(cls, key: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if key is not None:
+            signing_alg_for(key.get_secret_value(), None)  # it parses and can sign
+        elif info.data.get("auth_method") == "private_key_jwt" or (
+            info.data.get("grant") == "jwt_bearer"
+        ):
+            raise ValueError("`private_key_jwt` and the `jwt_bearer` grant sign with it: missing")
+        return key
+
+    @field_validator("signing_alg")
+    @classmethod
+    def _alg_fits_key(cls, alg: str | None, info: ValidationInfo) -> str | None:
+        key = info.data.get("private_key")
+        return alg if key is None else signing_alg_for(key.get_secret_value(), alg)
+
+    @field_validator("tls_client_cert", "tls_ca_cert")
+    @classmethod
+    def _certificates(cls, pem: str | None, info: ValidationInfo) -> str | None:
+        field = str(info.field_name)
+        if pem is not None:
+            check_certificates(pem, field)
+        elif field == "tls_client_cert" and info.data.get("auth_method") == "tls_client_auth":
+            raise ValueError("`tls_client_auth` presents this certificate: missing")
+        return pem
+
+    @field_validator("tls_client_key")
+    @classmethod
+    def _key_of_cert(cls, key: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        cert = info.data.get("tls_client_cert")
+        if key is not None and cert is not None:
+            check_key_pair(cert, key.get_secret_value())
+        elif key is None and info.data.get("auth_method") == "tls_client_auth":
+            raise ValueError("`tls_client_auth` proves the certificate with this key: missing")
+        return key
 
 
 class StoredToken(_VaultRecord):

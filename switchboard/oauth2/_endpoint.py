@@ -1,12 +1,13 @@
-"""Ask an OAuth 2 token endpoint for a token (client credentials or refresh token grant).
+"""Ask an OAuth 2 token endpoint for a token (client credentials, refresh token or JWT bearer).
 
 Built on authlib's httpx2 ``OAuth2Client``; this layer adds what a long-running token
 keeper needs: the raw answer handed back untouched (the caller makes it durable before
 anything can fail on it), expiry from the local clock at request start with absurd lifetimes
 clamped, an error taxonomy (see ``_errors``), client secret rotation (on ``invalid_client``
 the next secret of the ordered list is tried), and a refresh whose scope the provider narrowed
-asked again without one. No exception text carries a secret, a token or a URL's userinfo or
-query.
+asked again without one. How the client authenticates (a secret, a signed JWT, a TLS client
+certificate) is ``_client_auth`` and ``_tls``. No exception text carries a secret, a key, a
+token or a URL's userinfo or query.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx2
-from authlib.integrations.httpx_client import OAuth2Client, OAuthError
+from authlib.integrations.httpx_client import OAuthError
 from pydantic import SecretStr
 
 from switchboard._exceptions import (
@@ -30,7 +31,14 @@ from switchboard._exceptions import (
 from switchboard._http import parse_retry_after
 from switchboard._models import ClientDefinition, utcnow
 from switchboard._urls import redact_url
+from switchboard.oauth2._client_auth import (
+    JWT_BEARER_GRANT_TYPE,
+    NO_CLIENT_AUTH,
+    authenticated_client,
+    jwt_bearer_assertion,
+)
 from switchboard.oauth2._errors import classify_oauth_error
+from switchboard.oauth2._tls import TLSTransports, tls_refusal
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -128,26 +136,31 @@ class TokenEndpoint:
     """A client of token endpoints; one instance serves every credential, from any thread.
 
     The connection pool (and its TLS context, which is costly to build) is shared by
-    every request; each request gets its own light authlib client for its credential.
+    every request, one per TLS identity (``_tls``); each request gets its own light authlib
+    client for its credential.
     """
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
         self._transport = httpx2.HTTPTransport()
+        self._tls = TLSTransports()
 
     def close(self) -> None:
         self._transport.close()
+        self._tls.close()
 
     def request_token(
         self, definition: ClientDefinition, *, refresh_token: SecretStr | None = None
     ) -> TokenAnswer:
         """``POST token_url`` with the definition's grant, trying each client secret in order.
 
-        With ``refresh_token`` the refresh-token grant is used, otherwise client credentials.
-        The answer is returned unparsed: ``parse_token_answer`` turns it into a ``TokenResponse``.
+        With ``refresh_token`` the refresh-token grant is used, otherwise the definition's
+        grant (client credentials or JWT bearer). The answer is returned unparsed:
+        ``parse_token_answer`` turns it into a ``TokenResponse``.
         """
-        last = len(definition.client_secrets) - 1
-        for index, secret in enumerate(definition.client_secrets):
+        secrets: tuple[SecretStr | None, ...] = definition.client_secrets or (None,)
+        last = len(secrets) - 1
+        for index, secret in enumerate(secrets):
             try:
                 return self._request_scoped(definition, secret, refresh_token)
             except ClientRejected as exc:
@@ -157,7 +170,10 @@ class TokenEndpoint:
         raise AssertionError("unreachable: ClientDefinition has at least one secret")
 
     def _request_scoped(
-        self, definition: ClientDefinition, secret: SecretStr, refresh_token: SecretStr | None
+        self,
+        definition: ClientDefinition,
+        secret: SecretStr | None,
+        refresh_token: SecretStr | None,
     ) -> TokenAnswer:
         """A refresh asks for the definition's scope; when the provider has narrowed the grant
         since (a consent withdrawn), that is ``invalid_scope``, and it is asked once more with
@@ -179,7 +195,7 @@ class TokenEndpoint:
     def _request(
         self,
         definition: ClientDefinition,
-        secret: SecretStr,
+        secret: SecretStr | None,
         refresh_token: SecretStr | None,
         scope: str | None,
     ) -> TokenAnswer:
@@ -205,43 +221,44 @@ class TokenEndpoint:
         if definition.audience:
             extra["audience"] = definition.audience
         try:
-            client = OAuth2Client(  # not closed: closing would close the shared transport
-                client_id=definition.client_id,
-                client_secret=secret.get_secret_value(),
-                token_endpoint_auth_method=definition.auth_method,
+            client = authenticated_client(
+                definition,
+                secret,
                 scope=scope,
                 timeout=self.timeout,
-                transport=self._transport,
+                transport=self._tls.get(definition) or self._transport,
             )
             client.register_compliance_hook("access_token_response", check_status)
             client.register_compliance_hook("refresh_token_response", check_status)
-            if refresh_token is None:
+            if refresh_token is None and definition.grant == "jwt_bearer":
+                client.fetch_token(
+                    definition.token_url,
+                    grant_type=JWT_BEARER_GRANT_TYPE,
+                    assertion=jwt_bearer_assertion(definition),
+                    auth=NO_CLIENT_AUTH,
+                    **extra,
+                )
+            elif refresh_token is None:
                 client.fetch_token(definition.token_url, grant_type="client_credentials", **extra)
             else:
                 client.refresh_token(
                     definition.token_url, refresh_token=refresh_token.get_secret_value(), **extra
                 )
         except OAuthError as exc:
-            raise classify_oauth_error(str(exc.error), status=seen.get("status"), url=url) from None
-        except httpx2.ConnectError as exc:
-            raise TransientTokenError(
-                f"token endpoint {url} unreachable ({type(exc).__name__})", maybe_processed=False
+            raise classify_oauth_error(
+                str(exc.error),
+                status=seen.get("status"),
+                url=url,
+                assertion_grant=definition.grant == "jwt_bearer",
             ) from None
-        except httpx2.TimeoutException as exc:
-            raise TransientTokenError(
-                f"token endpoint {url} did not answer within {self.timeout:g} s",
-                maybe_processed=not isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout),
-            ) from None
+        except httpx2.TransportError as exc:
+            raise self._transport_failure(exc, url, definition) from None
         except httpx2.HTTPStatusError as exc:  # a 4xx without a JSON body
             status = exc.response.status_code
             if status == 401:
                 raise classify_oauth_error("invalid_client", status=status, url=url) from None
             raise TokenEndpointError(
                 f"token endpoint {url} answered HTTP {status}", status=status
-            ) from None
-        except httpx2.TransportError as exc:
-            raise TransientTokenError(
-                f"token endpoint {url} unreachable ({type(exc).__name__})"
             ) from None
         except (ValueError, TypeError, OverflowError):
             pass  # authlib choked on a field (expires_in "inf", say): the raw answer decides
@@ -253,6 +270,38 @@ class TokenEndpoint:
                 status=seen.get("status"),
             )
         return TokenAnswer(raw=raw, obtained_at=started)
+
+    def _transport_failure(
+        self, exc: httpx2.TransportError, url: str, definition: ClientDefinition
+    ) -> TokenEndpointError:
+        """No answer: a TLS handshake that refused a certificate is configuration; anything
+        else is transient, and certainly unspent when no connection was made.
+
+        A server that refuses a client certificate in TLS 1.3 may just close the connection
+        without an alert (Python's own servers do): that looks like any dropped connection,
+        so it stays transient, and the message says what to check if it persists.
+        """
+        refusal = tls_refusal(exc)
+        if refusal is not None:
+            return ClientRejected(
+                f"token endpoint {url}: TLS handshake failed, {refusal}; check tls_client_cert, "
+                "tls_client_key and tls_ca_cert"
+            )
+        if isinstance(exc, httpx2.TimeoutException):
+            return TransientTokenError(
+                f"token endpoint {url} did not answer within {self.timeout:g} s",
+                maybe_processed=not isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout),
+            )
+        hint = ""
+        if definition.auth_method == "tls_client_auth" and isinstance(
+            exc, httpx2.RemoteProtocolError | httpx2.ConnectError
+        ):
+            hint = "; if this persists, the server may refuse the client certificate: check "
+            hint += "tls_client_cert and tls_client_key"
+        return TransientTokenError(
+            f"token endpoint {url} unreachable ({type(exc).__name__}){hint}",
+            maybe_processed=not isinstance(exc, httpx2.ConnectError),
+        )
 
 
 def parse_token_answer(

@@ -244,7 +244,7 @@ class Refresher:
             if step == "in_doubt":
                 raise _in_doubt(name, snapshot)
             logger.info("refreshing %s (%s)", name, reason)
-            if snapshot.definition.grant == "client_credentials":
+            if snapshot.definition.grant != "refresh_token":  # nothing to spend: no claim
                 token, attempts = self.spender.acquire(name, snapshot)
             else:
                 token, attempts = self.spender.rotate(name, snapshot)

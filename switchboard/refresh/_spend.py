@@ -61,7 +61,8 @@ class Spender:
         self.clock = clock
 
     def acquire(self, name: str, snapshot: Snapshot) -> tuple[StoredToken, int]:
-        """Client credentials: ask, then write over the version read (``Adopted`` if beaten)."""
+        """Client credentials or JWT bearer (nothing to spend, so no claim): ask, then write
+        over the version read (``Adopted`` if beaten)."""
         answer, attempts = self._ask(name, snapshot.definition, None, claim=None)
         response = parse_token_answer(answer, snapshot.definition, spent=None)
         token = self.pairs.stored_token(response, snapshot.definition)
