@@ -7,16 +7,19 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.client_auth import JWT_BEARER, KEY_METHODS, public_keys
 from sandbox.liveperson import LivePersonState
 from sandbox.oauth1_verifier import OAuth1KeyStore
 from sandbox.oauth2_server import GRANT_TYPES, Client, TokenStore
 from sandbox.profiles import Profile, profile_named, with_overrides
 from sandbox.scenario import parse_scenario
 from sandbox.state import Counters, Faults, bad_request, new_secret, parse_fault
+from sandbox.tls import TestCA
 
 __all__ = ["ControlAPI", "read_json"]
 
@@ -67,7 +70,33 @@ def parse_client(payload: dict[str, Any]) -> Client:
         scope=scope,
         access_token_lifetime=lifetime,
         profile=_profile(payload),
+        **_proof(payload, client_id, grants),
     )
+
+
+def _proof(payload: dict[str, Any], client_id: str, grants: list[str]) -> dict[str, Any]:
+    """What the client proves itself with besides a secret (RFC 7591 metadata names):
+    ``token_endpoint_auth_method`` ``private_key_jwt`` with ``jwks`` or ``public_key``,
+    ``tls_client_auth`` with ``tls_client_auth_subject_dn``; the JWT bearer grant needs the
+    key too and accepts ``sub`` from ``subjects`` (default: the client id)."""
+    method = payload.get("token_endpoint_auth_method")
+    if method is not None and method not in KEY_METHODS:
+        raise ValueError(f"`token_endpoint_auth_method` must be one of {KEY_METHODS} or absent")
+    keys = public_keys(payload)
+    if keys is None and (method == "private_key_jwt" or JWT_BEARER in grants):
+        raise ValueError("`jwks` or `public_key` is required to verify signed assertions")
+    dn = payload.get("tls_client_auth_subject_dn")
+    if method == "tls_client_auth" and (not isinstance(dn, str) or not dn):
+        raise ValueError("`tls_client_auth_subject_dn` (RFC 4514) is required")
+    subjects = payload.get("subjects", [client_id])
+    if not isinstance(subjects, list) or not all(isinstance(s, str) for s in subjects):
+        raise ValueError("`subjects` must be a list of strings")
+    return {
+        "auth_method": method,
+        "jwks": keys,
+        "tls_subject_dn": dn if method == "tls_client_auth" else None,
+        "subjects": frozenset(subjects),
+    }
 
 
 def _profile(payload: dict[str, Any]) -> Profile:
@@ -113,12 +142,14 @@ class ControlAPI:
         counters: Counters,
         oauth1_keys: OAuth1KeyStore,
         liveperson: LivePersonState,
+        tls: tuple[TestCA, str] | None = None,
     ) -> None:
         self.tokens = tokens
         self.faults = faults
         self.counters = counters
         self.oauth1_keys = oauth1_keys
         self.liveperson = liveperson
+        self.tls = tls
         self.resettables = [
             tokens.clear,
             faults.clear,
@@ -141,6 +172,8 @@ class ControlAPI:
             _json_route("/_control/oauth1-keys", self.create_oauth1_key),
             _json_route("/_control/scenario", self.set_scenario),
             Route("/_control/messages", self.list_messages, methods=["GET"]),
+            Route("/_control/tls", self.tls_listener, methods=["GET"]),
+            _json_route("/_control/tls/certificates", self.issue_certificate),
         ]
 
     async def health(self, request: Request) -> Response:
@@ -157,7 +190,9 @@ class ControlAPI:
             seed = self.tokens.register(client)
         except KeyError:
             return bad_request(f"client_id {client.client_id!r} is already registered", 409)
-        body = {"client_id": client.client_id, "client_secret": client.client_secret}
+        body = {"client_id": client.client_id}
+        if client.auth_method is None and client.grant_types != {JWT_BEARER}:
+            body["client_secret"] = client.client_secret  # only a client that uses one
         if seed is not None:
             body["refresh_token"] = seed
         return JSONResponse(body)
@@ -196,6 +231,25 @@ class ControlAPI:
                 "account_id": account_id,
                 "skills": len(scenario.skills),
                 "agents": len(scenario.agents),
+            }
+        )
+
+    async def tls_listener(self, request: Request) -> Response:
+        """``{"url", "ca_cert"}``: the mutual-TLS listener and the CA to trust it by."""
+        if self.tls is None:
+            return bad_request("this sandbox runs no TLS listener", 404)
+        ca, url = self.tls
+        return JSONResponse({"url": url, "ca_cert": ca.ca_pem})
+
+    async def issue_certificate(self, request: Request, payload: dict[str, Any]) -> Response:
+        """``{"csr"}`` -> ``{"certificate", "subject_dn"}``, signed by the listener's CA."""
+        if self.tls is None:
+            return bad_request("this sandbox runs no TLS listener", 404)
+        certificate = self.tls[0].issue(str(payload.get("csr", "")))
+        return JSONResponse(
+            {
+                "certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+                "subject_dn": certificate.subject.rfc4514_string(),
             }
         )
 

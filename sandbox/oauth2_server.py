@@ -4,6 +4,8 @@ Grants: client credentials, and refresh token with rotation. A refresh token tha
 already rotated and is presented again revokes its whole family (every refresh and
 access token descended from the same seed) and answers ``invalid_grant``. A client's
 ``Profile`` (``sandbox.profiles``) changes that and the answers' shapes to a real provider's.
+A client registered with a public key or a certificate subject authenticates with
+``private_key_jwt`` or ``tls_client_auth`` and may use the JWT bearer grant (``client_auth``).
 """
 
 from __future__ import annotations
@@ -25,13 +27,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.client_auth import (
+    JWT_BEARER,
+    KEY_METHODS,
+    JtiLedger,
+    PrivateKeyJWTVerifier,
+    SandboxJWTBearerGrant,
+    authenticate_tls_client,
+    token_endpoint_url,
+)
 from sandbox.profiles import PROFILES, Profile, body_of, present_error
 from sandbox.state import BEARER_CHALLENGE, Counters, Faults, new_secret, unauthorized
+from sandbox.tls import peer_subject_dn
 
 __all__ = ["GRANT_TYPES", "Client", "OAuth2Endpoints", "TokenStore"]
 
-GRANT_TYPES = ("client_credentials", "refresh_token")
+GRANT_TYPES = ("client_credentials", "refresh_token", JWT_BEARER)
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+TOKEN_AUTH_METHODS = [*AUTH_METHODS, *KEY_METHODS]
 
 
 @dataclass
@@ -44,6 +57,10 @@ class Client:
     scope: str = ""
     access_token_lifetime: int = 3600
     profile: Profile = PROFILES["strict"]
+    auth_method: str | None = None  # one of KEY_METHODS; None: either secret method
+    jwks: Any = None  # joserfc KeySet: private_key_jwt and the JWT bearer grant
+    tls_subject_dn: str | None = None  # tls_client_auth: the certificate's subject (RFC 4514)
+    subjects: frozenset[str] = frozenset()  # the JWT bearer grant's accepted ``sub`` values
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -52,7 +69,7 @@ class Client:
         return hmac.compare_digest(self.client_secret.encode(), client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in AUTH_METHODS
+        return method == self.auth_method if self.auth_method else method in AUTH_METHODS
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
@@ -193,7 +210,7 @@ def _refresh_expiry(client: Client, now: float) -> float | None:
 
 
 class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     def validate_requested_scope(self) -> None:
         if not self.request.client.allows_scope(self.request.payload.scope):
@@ -201,7 +218,7 @@ class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
 
 
 class _RefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
@@ -260,9 +277,13 @@ class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         super().__init__()
         self.store = store
         self.counters = counters
+        self.jtis = JtiLedger()
         self.register_token_generator("default", self._generate_token)
         self.register_grant(_ClientCredentialsGrant)
         self.register_grant(_RefreshTokenGrant)
+        self.register_grant(SandboxJWTBearerGrant)
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWTVerifier(self.jtis))
+        self.register_client_auth_method("tls_client_auth", authenticate_tls_client)
 
     def query_client(self, client_id: str) -> Client | None:
         return self.store.clients.get(client_id)
@@ -314,10 +335,13 @@ class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
 
 class _TokenRequest(OAuth2Request):  # type: ignore[misc]
-    def __init__(self, url: str, headers: Any, form: dict[str, str]) -> None:
+    def __init__(
+        self, url: str, headers: Any, form: dict[str, str], tls_subject_dn: str | None
+    ) -> None:
         super().__init__("POST", url, headers=headers)
         self._form = form
         self.payload = BasicOAuth2Payload(form)
+        self.tls_subject_dn = tls_subject_dn
 
     @property
     def form(self) -> dict[str, str]:
@@ -370,16 +394,19 @@ class OAuth2Endpoints:
                 profile, injected.status_code, body_of(bytes(injected.body)), dict(injected.headers)
             )
             return _json(body, status, headers)
+        url = str(request.url.replace(query=""))
+        dn = peer_subject_dn(request.scope)
         try:
-            oauth_request = _TokenRequest(str(request.url), request.headers, form)
+            oauth_request = _TokenRequest(url, request.headers, form, dn)
             with self.store.lock:
+                token_endpoint_url.set(url)
                 status, body, headers = self.server.create_token_response(oauth_request)
         except OAuth2Error as error:
             status, body, headers = error()
         if status == 200:
             if form.get("grant_type") == "refresh_token":
                 self.counters.refresh_token += 1
-            else:
+            elif form.get("grant_type") == "client_credentials":
                 self.counters.client_credentials += 1
             return JSONResponse(body, status_code=status, headers=dict(headers))
         self.counters.token_errors += 1
