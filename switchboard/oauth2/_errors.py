@@ -65,7 +65,7 @@ def classify_oauth_error(
         return TransientTokenError(f"{where} with {error}", error=error, status=status)
     if error in _CONFIGURATION_CODES:
         return ClientRejected(
-            f"{where} with {error}: check the client definition (id, secret, grant, scope)",
+            f"{where} with {error}: check the client definition (id, secret or key, grant, scope)",
             error=error,
             status=status,
         )
