@@ -33,6 +33,7 @@ from switchboard._models import (
     RefreshOutcome,
     RefreshRecord,
     StoredToken,
+    format_time,
     utcnow,
 )
 from switchboard._settings import (
@@ -72,6 +73,7 @@ __all__ = [
     "VaultPermissionDenied",
     "VaultSettings",
     "VaultUnavailable",
+    "format_time",
     "load",
     "utcnow",
 ]

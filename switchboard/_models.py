@@ -27,6 +27,7 @@ from switchboard._keys import check_certificates, check_key_pair, signing_alg_fo
 from switchboard._urls import check_token_url
 
 __all__ = [
+    "Alert",
     "AuthMethod",
     "ClientDefinition",
     "CredentialHealth",
@@ -49,7 +50,9 @@ AuthMethod = Literal[
     "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "none"
 ]
 _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
-HealthState = Literal["healthy", "expiring", "failing", "revoked", "misconfigured", "in_doubt"]
+HealthState = Literal[
+    "healthy", "refresh_expiring", "expiring", "failing", "revoked", "misconfigured", "in_doubt"
+]
 RefreshStatus = Literal["refreshed", "skipped", "adopted", "busy", "failed"]
 IntentPhase = Literal["claimed", "spending"]
 
@@ -71,6 +74,8 @@ _FIXES: dict[str, str] = {
     "refresh_at_fraction": "use a number between 0 and 1, e.g. 0.66",
     "refresh_jitter_fraction": "use a number from 0 to 0.5, e.g. 0.15",
     "keep_alive_seconds": "use a whole number of seconds greater than 0",
+    "refresh_idle_limit_seconds": "use the provider's idle limit in whole seconds, e.g. 7776000",
+    "refresh_warning_seconds": "use a whole number of seconds greater than 0, e.g. 604800",
 }
 
 
@@ -164,6 +169,9 @@ class ClientDefinition(_VaultRecord):
     refresh_at_fraction: float | None = Field(default=None, gt=0, lt=1)
     refresh_jitter_fraction: float | None = Field(default=None, ge=0, le=0.5)
     keep_alive_seconds: int | None = Field(default=None, gt=0)
+    # the provider revokes a refresh token unused this long (None: it does not, or did not say)
+    refresh_idle_limit_seconds: int | None = Field(default=None, gt=0)
+    refresh_warning_seconds: int | None = Field(default=None, gt=0)  # overrides the setting
 
     @model_validator(mode="before")
     @classmethod
@@ -294,6 +302,15 @@ class RefreshRecord(_VaultRecord):
     intent: Intent | None = None
 
 
+class Alert(_VaultRecord):
+    """The last alert raised for one cause (an error class or a radar cause) while unhealed."""
+
+    _kind = "alert"
+
+    cause: str
+    at: datetime
+
+
 class CredentialHealth(_VaultRecord):
     """What operators and alerts read (``<base>/credentials/<name>/health``); holds no secret."""
 
@@ -309,6 +326,10 @@ class CredentialHealth(_VaultRecord):
     next_attempt_at: datetime | None = None
     seed_version: int | None = None  # the seed version in use at the last attempt
     client_version: int | None = None  # the client definition's version at the last attempt
+    refresh_expires_at: datetime | None = None  # the refresh token's expiry, as the provider said
+    refresh_used_at: datetime | None = None  # the refresh token last spent or obtained (idle age)
+    refresh_deadline_at: datetime | None = None  # `refresh_expiring`: when the refresh token dies
+    alerts: tuple[Alert, ...] = ()  # alerts raised since the credential was last healthy
 
 
 class OAuth1Keys(_VaultRecord):
@@ -332,5 +353,7 @@ class RefreshOutcome(_Model):
     error_class: str | None = None
     message: str | None = None
     attempts: int = 0
-    recovered: bool = False
+    recovered: bool = False  # it healed after an alert: the one recovery notice
+    alert: str | None = None  # the cause to alert about now (None: nothing new to tell)
+    refresh_deadline_at: datetime | None = None  # `refresh_expiring`: when the refresh token dies
     replayed_journal: bool = False

@@ -146,6 +146,19 @@ class TokenSettings(BaseSettings):
         description="Up to this many due credentials a run makes one task each; above it, "
         "max_concurrency batch tasks (Prefect's per-task cost dominates a large fleet).",
     )
+    refresh_warning_seconds: float = Field(
+        default=604_800.0,
+        gt=0,
+        description="The expiry radar names a credential `refresh_expiring` (and alerts once) "
+        "this long before its refresh token dies for good; a definition's "
+        "`refresh_warning_seconds` overrides it.",
+    )
+    alert_window_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A failing credential alerts (`switchboard.token.refresh-failed`) at most "
+        "once per cause per this window, however often it fails.",
+    )
     vault_retry_seconds: float = Field(
         default=300.0,
         gt=0,

@@ -1,4 +1,5 @@
-"""Keeping credentials fresh: pure policy, the claim protocol and the ``Refresher``."""
+"""Keeping credentials fresh: pure policy, the expiry radar, the claim protocol and the
+``Refresher``."""
 
 from switchboard.refresh._claim import Claim, owner_id, release_abandoned_claim
 from switchboard.refresh._policy import (
@@ -11,15 +12,28 @@ from switchboard.refresh._policy import (
     refresh_after,
     run_backoff_seconds,
 )
+from switchboard.refresh._radar import (
+    RADAR_CAUSES,
+    AlertNotice,
+    RadarCause,
+    RadarReading,
+    lifetime_renews,
+    next_alerts,
+    read_radar,
+)
 from switchboard.refresh._refresher import PLAN_REUSE_SECONDS, Plan, Refresher, journal_for
 from switchboard.refresh._snapshot import Snapshot, read_snapshot
 
 __all__ = [
     "MAX_INLINE_WAIT_SECONDS",
     "PLAN_REUSE_SECONDS",
+    "RADAR_CAUSES",
+    "AlertNotice",
     "Claim",
     "ClaimVerdict",
     "Plan",
+    "RadarCause",
+    "RadarReading",
     "Refresher",
     "Snapshot",
     "backoff_seconds",
@@ -27,7 +41,10 @@ __all__ = [
     "due_reason",
     "failure_state",
     "journal_for",
+    "lifetime_renews",
+    "next_alerts",
     "owner_id",
+    "read_radar",
     "read_snapshot",
     "refresh_after",
     "release_abandoned_claim",

@@ -19,24 +19,38 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from switchboard._exceptions import (
     CASConflict,
     ConfigurationError,
     LockBusy,
-    RefreshInDoubt,
     SwitchboardError,
     VaultError,
     VaultUnavailable,
 )
-from switchboard._models import CredentialHealth, RefreshOutcome, utcnow
+from switchboard._models import (
+    ClientDefinition,
+    CredentialHealth,
+    RefreshOutcome,
+    RefreshRecord,
+    StoredToken,
+    utcnow,
+)
 from switchboard._settings import TokenSettings
 from switchboard._urls import origin
 from switchboard.journal import Journal
 from switchboard.oauth2 import TokenEndpoint
 from switchboard.refresh._pair import PairWriter
 from switchboard.refresh._policy import next_step
-from switchboard.refresh._report import failed_health, healthy, outcome, outcome_of_failure
+from switchboard.refresh._radar import AlertNotice, RadarReading, UnrecordedAlerts, radar_for
+from switchboard.refresh._report import (
+    failed_health,
+    healthy,
+    in_doubt,
+    outcome,
+    outcome_of_failure,
+)
 from switchboard.refresh._snapshot import Snapshot, read_snapshot
 from switchboard.refresh._spend import Adopted, Spender
 from switchboard.vault import CredentialStore
@@ -107,6 +121,7 @@ class Refresher:
         self._planned: dict[str, Snapshot] = {}
         self._guard = threading.Lock()
         self._last_rejected: dict[str, float] = {}
+        self._unrecorded = UnrecordedAlerts()
 
     # -- discovery and planning ------------------------------------------------------------
 
@@ -227,8 +242,14 @@ class Refresher:
             replay = self.pairs.replay(name)
             replayed = replay is not None and replay.token is not None
             if replay is not None and replay.token is not None:
-                self._write_health(
-                    name, healthy(replay.token, client_version=replay.client_version)
+                definition, client_version = self.store.read_client_versioned(name)
+                self._report_success(
+                    name,
+                    replay.token,
+                    definition=definition,
+                    client_version=client_version,
+                    before=None,
+                    previous=self.store.read_health_versioned(name),
                 )
             if snapshot is None or replay is not None or snapshot.age > PLAN_REUSE_SECONDS:
                 snapshot = self.snapshot(name)
@@ -242,7 +263,7 @@ class Refresher:
                     name, "busy" if step == "busy" else "skipped", token, health, replayed=replayed
                 )
             if step == "in_doubt":
-                raise _in_doubt(name, snapshot)
+                raise in_doubt(name, snapshot)
             logger.info("refreshing %s (%s)", name, reason)
             if snapshot.definition.grant != "refresh_token":  # nothing to spend: no claim
                 token, attempts = self.spender.acquire(name, snapshot)
@@ -258,15 +279,24 @@ class Refresher:
             return self._busy_or_adopted(name, snapshot)
         except SwitchboardError as exc:
             return self._failed(name, snapshot, exc, replayed=replayed)
-        previous = snapshot.health
-        self._write_health(name, healthy(token, client_version=snapshot.client_version))
+        health, notice = self._report_success(
+            name,
+            token,
+            definition=snapshot.definition,
+            client_version=snapshot.client_version,
+            before=snapshot.refresh.record,
+            previous=(snapshot.health, snapshot.health_version),
+        )
         return RefreshOutcome(
             name=name,
             status="refreshed",
-            state="healthy",
+            state=health.state,
             expires_at=token.expires_at,
+            message=health.message,
             attempts=attempts,
-            recovered=previous is not None and previous.state != "healthy",
+            recovered=notice == "recovered",
+            alert=health.alerts[-1].cause if notice == "alert" else None,  # the one just added
+            refresh_deadline_at=health.refresh_deadline_at,
             replayed_journal=replayed,
         )
 
@@ -310,40 +340,84 @@ class Refresher:
             result = self.refresh(name, force=True, snapshot=snapshot)
         return result
 
-    # -- reporting -------------------------------------------------------------------------
+    # -- reporting (why alerts are de-duplicated here: ``switchboard.refresh._radar``) -------
+
+    def _report_success(
+        self,
+        name: str,
+        token: StoredToken,
+        *,
+        definition: ClientDefinition,
+        client_version: int | None,
+        before: RefreshRecord | None,
+        previous: tuple[CredentialHealth | None, int],
+    ) -> tuple[CredentialHealth, AlertNotice | None]:
+        """Record health after a refresh stored ``token``, the radar's reading included.
+
+        A success is not dropped for a report written meanwhile: it is rebuilt over that one
+        (once), so its alerts are carried or cleared, and the notice given, exactly once.
+        """
+        after, radar = None, RadarReading()
+        if definition.grant == "refresh_token":  # what the provider said of its lifetime
+            try:
+                after = self.store.read_refresh(name).record
+            except SwitchboardError as exc:
+                logger.warning(
+                    "%s: the expiry radar could not read the refresh record: %s", name, exc
+                )
+        if after is not None:
+            radar = radar_for(definition, self.settings, before=before, after=after, token=token)
+        for _ in range(2):
+            held, version = previous
+            health, notice = healthy(
+                token,
+                client_version=client_version,
+                previous=held,
+                refresh=after,
+                radar=radar,
+                now=self.clock(),
+                window_seconds=self.settings.alert_window_seconds,
+            )
+            written = self._write_health(name, health, cas=version)
+            if written != "conflict":
+                return health, notice if written == "written" else None
+            try:
+                previous = self.store.read_health_versioned(name)
+            except SwitchboardError:
+                break
+        return health, None
 
     def _failed(
         self, name: str, snapshot: Snapshot | None, exc: SwitchboardError, *, replayed: bool
     ) -> RefreshOutcome:
         logger.error("%s: refresh failed: %s", name, exc)
-        if isinstance(exc, VaultUnavailable):
-            health = failed_health(snapshot, exc, now=self.clock())
-            return outcome_of_failure(name, health, replayed=replayed)
+        window = self.settings.alert_window_seconds
         previous, version = (snapshot.health, snapshot.health_version) if snapshot else (None, 0)
-        if snapshot is None:  # the credential could not be read: its health may still be
-            with contextlib.suppress(SwitchboardError):
+        if snapshot is None and not isinstance(exc, VaultUnavailable):
+            with contextlib.suppress(SwitchboardError):  # unreadable credential: its health
                 previous, version = self.store.read_health_versioned(name)
-        health = failed_health(snapshot, exc, now=self.clock(), previous=previous)
-        # over the version this run read: a report another run wrote since is newer
-        self._write_health(name, health, cas=version)
-        return outcome_of_failure(name, health, replayed=replayed)
+        health, notice = failed_health(
+            snapshot, exc, now=self.clock(), window_seconds=window, previous=previous
+        )
+        written = "failed"
+        if not isinstance(exc, VaultUnavailable):
+            # over the version this run read: a report another run wrote since is newer
+            written = self._write_health(name, health, cas=version)
+        if written == "conflict":
+            notice = None  # the report that landed gave its own notice
+        elif written == "failed" and notice == "alert":
+            notice = self._unrecorded.alert(name, type(exc).__name__, window_seconds=window)
+        return outcome_of_failure(name, health, notice, replayed=replayed)
 
-    def _write_health(self, name: str, health: CredentialHealth, *, cas: int | None = None) -> None:
+    def _write_health(
+        self, name: str, health: CredentialHealth, *, cas: int | None = None
+    ) -> Literal["written", "conflict", "failed"]:
         try:
             self.store.write_health(name, health, cas=cas)
         except CASConflict:
             logger.info("%s: a newer health report is stored; ours is dropped", name)
+            return "conflict"
         except VaultError as exc:
             logger.warning("%s: could not record health: %s", name, exc)
-
-
-def _in_doubt(name: str, snapshot: Snapshot) -> RefreshInDoubt:
-    intent = snapshot.intent
-    assert intent is not None
-    host = intent.owner.split(":", 1)[0]
-    return RefreshInDoubt(
-        f"{name}: a refresh by {intent.owner} (claimed {intent.at.isoformat()}) never reported "
-        f"back and may have spent the refresh token; nobody spends it again: run `switchboard "
-        f"refresh {name}` on {host} (it replays its journal), or see the README's runbook for "
-        "`in_doubt`"
-    )
+            return "failed"
+        return "written"
