@@ -1,4 +1,5 @@
-"""React to a failing credential: tell a human what happened and what to do."""
+"""React to a failing credential, or one whose refresh token is about to die: tell a human
+what happened and what to do."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ def handle_credential_failure(
 ) -> str:
     """Read the credential's health in Vault and publish the runbook for its error class.
 
-    Triggered by the `switchboard.token.refresh-failed` event.
+    Triggered by the `switchboard.token.refresh-failed` event (at most once per cause and
+    `SWITCHBOARD_TOKEN_ALERT_WINDOW_SECONDS` per credential) and by the expiry radar's
+    `switchboard.token.refresh-expiring` (once).
 
     Args:
         credential: the failing credential's name.
-        error_class: the error class from the event (the health record wins when present).
+        error_class: the error class from the event, or the radar's cause
+            (`refresh_token_expires`, `refresh_token_idle`); the health record's error class
+            wins when it has one.
         vault_block: name of a `VaultConnection` block; empty means the `VAULT_*` settings.
 
     Returns:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -20,6 +21,7 @@ from switchboard import (
     CredentialHealth,
     RefreshOutcome,
     SwitchboardError,
+    format_time,
     utcnow,
 )
 from switchboard.refresh import Plan, Refresher
@@ -28,6 +30,7 @@ __all__ = [
     "REPORT_ARTIFACT_KEY",
     "CredentialRefreshFailed",
     "explain_credential_failure",
+    "explain_credential_recovery",
     "plan_refreshes",
     "publish_refresh_report",
     "read_credential_health",
@@ -39,6 +42,7 @@ REPORT_ARTIFACT_KEY = "token-refresh-report"
 CREDENTIALS_PER_BATCH_EVENT = 100
 """Related resources per ``switchboard.tokens.refreshed`` event (Prefect accepts 500 by default)."""
 RUNBOOK_ARTIFACT_KEY = "credential-failure-runbook"
+RECOVERY_ARTIFACT_KEY = "credential-recovery"
 
 
 class CredentialRefreshFailed(SwitchboardError):
@@ -57,7 +61,8 @@ def _refresher(vault_block: str | None) -> Refresher:
     return resources_for(vault_block).refresher
 
 
-def _emit(event: str, outcome: RefreshOutcome) -> None:
+def _emit(event: str, outcome: RefreshOutcome, **extra: Any) -> None:
+    """One event about the credential: names, states and causes only, never a secret."""
     emit_event(
         event=event,
         resource={
@@ -69,6 +74,7 @@ def _emit(event: str, outcome: RefreshOutcome) -> None:
             "status": outcome.status,
             "state": outcome.state,
             "error_class": outcome.error_class,
+            **extra,
         },
     )
 
@@ -124,11 +130,16 @@ def _refresh_and_report(
         logger.error(
             "%s: %s (%s): %s", credential, outcome.state, outcome.error_class, outcome.message
         )
-        _emit("switchboard.token.refresh-failed", outcome)
+        if outcome.alert:  # else this cause alerted within the window (health's `alerts`)
+            _emit("switchboard.token.refresh-failed", outcome, cause=outcome.alert)
         return outcome
+    if outcome.alert and outcome.refresh_deadline_at:
+        logger.warning("%s: %s", credential, outcome.message)
+        deadline = format_time(outcome.refresh_deadline_at)
+        _emit("switchboard.token.refresh-expiring", outcome, cause=outcome.alert, deadline=deadline)
     if outcome.recovered:
         _emit("switchboard.token.recovered", outcome)
-    elif in_batch and outcome.status == "refreshed":
+    elif in_batch and outcome.status == "refreshed" and not outcome.alert:
         return outcome
     logger.info("%s: %s, state %s", credential, outcome.status, outcome.state)
     if outcome.status == "refreshed" and not in_batch:
@@ -250,6 +261,9 @@ def publish_refresh_report(outcomes: list[RefreshOutcome]) -> None:
             "result": outcome.status,
             "state": outcome.state or "-",
             "expires in": _expires_in(outcome),
+            "refresh token dies": format_time(outcome.refresh_deadline_at)
+            if outcome.refresh_deadline_at
+            else "-",
             "last error": outcome.error_class or "-",
         }
         for outcome in sorted(outcomes, key=lambda o: o.name)
@@ -318,6 +332,25 @@ _RUNBOOKS = {
         "   `switchboard credentials release {name} --accept-reuse-risk`.\n"
         "3. Run the `acquire-token` deployment for `{name}`."
     ),
+    "refresh_token_expires": (
+        "The expiry radar: the refresh token's life ends (the time is in the health record's "
+        "`refresh_deadline_at`) before a refresh can renew it; after that every refresh fails "
+        "with `invalid_grant`. Nothing is broken yet.\n\n"
+        "1. If the provider fixes the refresh token's lifetime (a session maximum, a token that "
+        "does not rotate), authorize the client again and write the new refresh token as a seed "
+        "before then: `switchboard credentials seed {name}`.\n"
+        "2. If it renews the lifetime on every refresh but the lifetime is shorter than the "
+        "keep-alive, set `keep_alive_seconds` below it at "
+        "`{mount}/{base}/credentials/{name}/client`."
+    ),
+    "refresh_token_idle": (
+        "The expiry radar: the provider revokes refresh tokens unused for "
+        "`refresh_idle_limit_seconds`, and Switchboard would not use this one again before then "
+        "(the health record's `refresh_deadline_at`).\n\n"
+        "1. Set `keep_alive_seconds` below `refresh_idle_limit_seconds` at "
+        "`{mount}/{base}/credentials/{name}/client`, or run the `acquire-token` deployment for "
+        "`{name}` now to buy one more idle period."
+    ),
     "VaultPermissionDenied": (
         "Vault's policy does not let Switchboard's identity use this credential's paths.\n\n"
         "1. Compare the policy (switchboard/policies/) with the paths under "
@@ -354,7 +387,9 @@ def explain_credential_failure(
         status = (
             f"state **{health.state}**, {health.consecutive_failures} consecutive failure(s), "
             f"last attempt {health.last_attempt_at}, last success {health.last_success_at}, "
-            f"token expires {health.expires_at}.\n\n> {health.message or ''}"
+            f"token expires {health.expires_at}, refresh token dies "
+            f"{health.refresh_deadline_at or 'when the provider says'}.\n\n"
+            f"> {health.message or ''}"
         )
     create_markdown_artifact(
         markdown=f"# Credential `{credential}`: {kind}\n\n{status}\n\n## What to do\n\n{steps}\n",
@@ -368,3 +403,22 @@ def explain_credential_failure(
         health.state if health else "no health record",
     )
     return kind
+
+
+@task(name="explain-credential-recovery", persist_result=False, cache_policy=NO_CACHE)
+def explain_credential_recovery(credential: str, health: CredentialHealth | None) -> str:
+    """Publish that an alerted credential is healthy again, and log it.
+
+    Returns:
+        The credential's state as Vault has it now (``healthy`` unless it failed again since).
+    """
+    state = health.state if health else "unknown"
+    create_markdown_artifact(
+        markdown=f"# Credential `{credential}` recovered\n\nstate **{state}**, last success "
+        f"{health.last_success_at if health else '-'}, token expires "
+        f"{health.expires_at if health else '-'}.\n",
+        key=RECOVERY_ARTIFACT_KEY,
+        description=f"Credential {credential} recovered.",
+    )
+    get_run_logger().info("credential %s recovered (state %s)", credential, state)
+    return state

@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx2
 import pytest
+from helpers import register_credential
+from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
 from scripts.deploy import POOL, ROOT, deploy_all, prefect_api, prefect_cli
+from switchboard._models import utcnow
 
 POLL_SECONDS = 90.0
 REPOST_SECONDS = 15.0
@@ -116,6 +119,7 @@ def test_every_deployment_is_self_explanatory(deployments: Deployments) -> None:
         "every-minute",
         "daily",
         "on-refresh-failed",
+        "on-recovered",
         "routing",
     }
     for name, deployment in deployments.items():
@@ -133,7 +137,7 @@ def test_schedules_and_the_refresh_concurrency_limit(deployments: Deployments) -
     assert refresh["global_concurrency_limit"]["limit"] == 1
     assert refresh["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
     assert [s["schedule"]["cron"] for s in deployments["daily"]["schedules"]] == ["17 3 * * *"]
-    for name in ("on-demand", "routing", "on-refresh-failed"):
+    for name in ("on-demand", "routing", "on-refresh-failed", "on-recovered"):
         assert deployments[name]["schedules"] == [], f"{name} should run only when asked"
 
 
@@ -205,3 +209,106 @@ def test_a_refresh_failed_event_triggers_the_failure_handler(
         api, deployments["on-refresh-failed"]["id"], "credential", unique_name, again=again
     )
     assert run["parameters"]["error_class"] == "CredentialRevoked"
+
+
+def runs_for(api: httpx2.Client, deployment_id: str, credential: str, count: int) -> int:
+    """How many runs of the deployment name ``credential``: waits for ``count`` of them, then
+    a little longer for any more (events reach triggers asynchronously)."""
+    deadline = time.monotonic() + POLL_SECONDS
+    settle: float | None = None
+    while True:
+        found = sum(
+            run["parameters"].get("credential") == credential
+            for run in flow_runs_of(api, deployment_id)
+        )
+        now = time.monotonic()
+        if found >= count and settle is None:
+            settle = now + 5
+        if (settle is not None and now >= settle) or now > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def events_about(api: httpx2.Client, credential: str, event: str) -> int:
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=10)
+    time.sleep(2)  # the server stores events asynchronously
+    body = {
+        "filter": {
+            "resource": {"id": [f"switchboard.credential.{credential}"]},
+            "event": {"name": [event]},
+        },
+        "limit": 50,
+    }
+    found = api.post("events/filter", json=body).raise_for_status().json()["events"]
+    assert all("sbx-" not in str(item["payload"]) for item in found)
+    return len(found)
+
+
+def test_alerts_do_not_storm_and_recover_once(
+    deployments: Deployments,
+    api: httpx2.Client,
+    openbao: ManagedProcess,
+    sandbox: ManagedProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    unique_name: str,
+) -> None:
+    """A credential failing on every run starts one failure-handling run per window, and one
+    recovery run when it heals, through the real triggers of ``prefect.yaml``."""
+    from blocks.vault import VaultConnection, resources_for
+    from flows.refresh_due_tokens import refresh_due_tokens
+
+    window = 20.0
+    monkeypatch.setenv("SWITCHBOARD_TOKEN_ALERT_WINDOW_SECONDS", str(window))
+    monkeypatch.setenv("SWITCHBOARD_TOKEN_JOURNAL_DIR", str(tmp_path / "journal"))
+    block = f"vault-{unique_name}"
+    VaultConnection(
+        addr=openbao.url, token=SecretStr(openbao.extra["root_token"]), base_path=block
+    ).save(block)
+    store = resources_for(block).store
+    failure = deployments["on-refresh-failed"]["id"]
+    recovery = deployments["on-recovered"]["id"]
+    for deployment, event in ((failure, "refresh-failed"), (recovery, "recovered")):
+        probe = f"{unique_name}-probe-{event}"  # the server loads new triggers periodically
+        payload = {"credential": probe, "error_class": "TransientTokenError"}
+        resource = f"switchboard.credential.{probe}"
+        again = post_event(api, f"switchboard.token.{event}", resource, payload)
+        wait_for_run(api, deployment, "credential", probe, again=again)
+
+    name = f"{unique_name}-failing"
+    client = register_credential(sandbox.url, store, name, client_secret="sbx-wrong")
+
+    def fail_once() -> None:
+        state = refresh_due_tokens(credentials=[name], vault_block=block, return_state=True)
+        assert state.is_failed()
+        health = store.read_health(name)
+        assert health is not None and health.state == "misconfigured"
+        # every minute for a while: the backoff between runs has passed
+        store.write_health(name, health.model_copy(update={"next_attempt_at": utcnow()}))
+
+    started = time.monotonic()
+    for _ in range(4):
+        fail_once()
+    assert time.monotonic() - started < window
+    assert runs_for(api, failure, name, 1) == 1
+    assert events_about(api, name, "switchboard.token.refresh-failed") == 1
+
+    health = store.read_health(name)
+    assert health is not None and [alert.cause for alert in health.alerts] == ["ClientRejected"]
+    alerted = health.alerts[0].at  # the window runs from the alert Vault recorded
+    time.sleep(max(0.0, (alerted - utcnow()).total_seconds() + window + 0.5))
+    fail_once()
+    fail_once()
+    assert runs_for(api, failure, name, 2) == 2
+
+    good = store.read_client(name).model_copy(
+        update={"client_secrets": (SecretStr(client["client_secret"]),)}
+    )
+    store.put_client(name, good)
+    for _ in range(3):
+        outcomes = refresh_due_tokens(credentials=[name], vault_block=block, force=True)
+        assert [o.state for o in outcomes] == ["healthy"]
+    assert runs_for(api, recovery, name, 1) == 1
+    assert events_about(api, name, "switchboard.token.recovered") == 1

@@ -238,3 +238,36 @@ def test_a_large_fleet_runs_in_batch_tasks(
     assert "switchboard.token.refreshed" not in _events(prefect_server, names[0], set())
     failed = {"switchboard.token.refresh-failed"}
     assert failed <= _events(prefect_server, broken, failed)
+
+
+def test_the_radar_emits_one_refresh_expiring_event(
+    prefect_server: ManagedProcess,
+    vault_block: str,
+    block_store: CredentialStore,
+    sandbox: ManagedProcess,
+) -> None:
+    """Keycloak's 1800 s refresh lifetime with hour-long access tokens: the refresh token dies
+    before the next refresh. Refreshed twice, the credential says so once."""
+    from flows.acquire_token import acquire_token
+
+    name = "eta"
+    client_id = f"{name}-{uuid.uuid4().hex[:6]}"
+    options = {"profile": "keycloak", "access_token_lifetime": 3600}
+    register_credential(
+        sandbox.url, block_store, name, "refresh_token", client_id=client_id, **options
+    )
+    for _ in range(2):
+        outcome = acquire_token(name, vault_block=vault_block)
+        assert (outcome.status, outcome.state) == ("refreshed", "refresh_expiring")
+    expiring = "switchboard.token.refresh-expiring"
+    assert expiring in _events(prefect_server, name, {expiring})
+    body = {
+        "filter": {
+            "resource": {"id": [f"switchboard.credential.{name}"]},
+            "event": {"name": [expiring]},
+        }
+    }
+    found = httpx2.post(f"{_api(prefect_server)}/events/filter", json=body).json()["events"]
+    assert len(found) == 1
+    assert found[0]["payload"]["cause"] == "refresh_token_expires"
+    assert found[0]["payload"]["deadline"].endswith("Z")
