@@ -1,10 +1,10 @@
 """``python -m bench`` (``make bench``): routing and token-fleet benchmarks with raw baselines.
 
-    python -m bench                 # the issue's sizes, 3 repetitions (medians)
-    python -m bench --quick         # tiny sizes, 1 repetition: a smoke run
-    python -m bench --only tokens   # one part
+    python -m bench                       # every part, the issue's sizes, 3 repetitions
+    python -m bench --quick               # tiny sizes, 1 repetition: a smoke run
+    python -m bench --only curve          # one part (or several, comma-separated)
 
-Writes ``bench/results/<UTC time>.json`` and ``.md`` (and ``latest.json``/``latest.md``).
+Writes ``bench/results/<UTC time>.json``, ``.md`` and one PNG per curve (and ``latest.*``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench._curves import BATCH_SIZES, RATES, batch_curve, latency_curve
 from bench._ingress import account_env
 from bench._measure import PeakMemory, wait_until_idle
+from bench._plots import draw
 from bench._prefect_api import run_prefect_api
 from bench._report import render
 from bench._routing import BEARER, ORCH_ACCOUNT, RoutingConfig, prepare_routing, run_routing
@@ -31,6 +33,11 @@ from bench._servers import bench_servers
 from bench._tokens import TokenConfig, run_tokens
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PARTS = ("routing", "curve", "batch-curve", "tokens", "prefect-api")
+
+
+def _ints(text: str | None, default: list[int]) -> list[int]:
+    return [int(v) for v in text.split(",")] if text else default
 
 
 def _memory_total() -> str:
@@ -77,8 +84,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
     parser.add_argument(
         "--only",
-        help="comma-separated parts to run: routing, tokens, prefect-api (flow-run API latency "
-        "by call, a diagnostic); default all",
+        help="comma-separated parts to run: " + ", ".join(PARTS) + " (routing: throughput and "
+        "open-loop latency; curve: latency against offered rate; batch-curve: throughput and "
+        "CPU against batch size; tokens: the 1,000-credential fleet; prefect-api: flow-run API "
+        "latency by call, a diagnostic); default all",
     )
     parser.add_argument("--repeats", type=int, help="repetitions per scenario (default 3)")
     parser.add_argument("--sizes", help="routing sizes, comma-separated (default 1000,10000)")
@@ -87,7 +96,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--latency-events", type=int, help="events in the latency run (default 1000)"
     )
     parser.add_argument(
-        "--rate", type=float, default=50.0, help="offered load, events/s (default 50)"
+        "--rate", type=float, default=200.0, help="offered load, events/s (default 200)"
+    )
+    parser.add_argument(
+        "--rates", help="curve: offered rates, comma-separated (default 25,50,100,200,400)"
+    )
+    parser.add_argument(
+        "--curve-seconds",
+        type=float,
+        help="curve: seconds of events offered at each rate (default 10)",
+    )
+    parser.add_argument(
+        "--batch-sizes", help="batch-curve: max batch sizes (default 25,50,100,250,500,1000)"
+    )
+    parser.add_argument(
+        "--batch-events", type=int, help="batch-curve: events per point (default 3000)"
     )
     parser.add_argument(
         "--concurrency",
@@ -119,21 +142,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    parts = set(args.only.split(",")) if args.only else {"routing", "tokens", "prefect-api"}
-    unknown = parts - {"routing", "tokens", "prefect-api"}
+    parts = set(args.only.split(",")) if args.only else set(PARTS)
+    unknown = parts - set(PARTS)
     if unknown:
         print(f"python -m bench: --only: unknown part(s) {sorted(unknown)}", file=sys.stderr)
         return 2
     quick = args.quick
     repeats = args.repeats or (1 if quick else 3)
-    sizes = (
-        [int(s) for s in args.sizes.split(",")]
-        if args.sizes
-        else ([60] if quick else [1000, 10_000])
-    )
+    sizes = _ints(args.sizes, [60] if quick else [1000, 10_000])
     routing = RoutingConfig(
         sizes=sizes,
-        latency_events=args.latency_events or (25 if quick else 1000),
+        latency_events=args.latency_events or (25 if quick else 2000),
         rate=args.rate,
         concurrency=args.concurrency,
         repeats=repeats,
@@ -165,10 +184,34 @@ def main(argv: list[str] | None = None) -> int:
             memory.watch("sandbox", servers.sandbox.process.pid)
             memory.start()
             try:
-                if parts & {"routing", "prefect-api"}:
+                if parts & {"routing", "curve", "batch-curve", "prefect-api"}:
                     prepare_routing(servers)
                 if "routing" in parts:
                     results["routing"] = run_routing(servers, routing, memory)
+                if "curve" in parts:
+                    results["latency_curve"] = latency_curve(
+                        servers,
+                        memory,
+                        rates=[float(r) for r in args.rates.split(",")]
+                        if args.rates
+                        else ([50.0, 200.0] if quick else list(RATES)),
+                        seconds=args.curve_seconds or (1.0 if quick else 10.0),
+                        search=not quick,
+                        plain=routing.plain,
+                        settings=routing.ingress_settings,
+                    )
+                if "batch-curve" in parts:
+                    results["batch_curve"] = batch_curve(
+                        servers,
+                        memory,
+                        batch_sizes=_ints(
+                            args.batch_sizes, [10, 50] if quick else list(BATCH_SIZES)
+                        ),
+                        events=args.batch_events or (60 if quick else 3000),
+                        concurrency=routing.concurrency,
+                        plain=routing.plain,
+                        settings=routing.ingress_settings,
+                    )
                 if "prefect-api" in parts:
                     env = account_env(servers, ORCH_ACCOUNT, BEARER)
                     runs = 4 if quick else 20
@@ -195,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stem = started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if quick else "")
     stem += "" if args.prefect_db == "sqlite" else f"-{args.prefect_db}"
+    results["pictures"] = draw(results, args.results_dir, stem)
     markdown = render(results)
     for name in (stem, "latest-quick" if quick else "latest"):
         (args.results_dir / f"{name}.json").write_text(json.dumps(results, indent=2, default=str))

@@ -1,10 +1,13 @@
-"""The raw routing baseline: the same upstream calls as Switchboard, plain asyncio + httpx2.
+"""The raw routing baseline: the same upstream calls as Switchboard, as cheaply as they come.
 
 What a careful hand-written script would do with the same events: one Vault read for the
 bearer, CSDS once, then per batch of up to ``batch_size`` events one agent-view call, one
 queue-health call and one message per conversation that needs one (``send_concurrency`` at a
-time, with a Request-ID), ``in_flight`` batches at once. No validation models, no retries, no
-observability: the floor the orchestrated path is compared with.
+time, with a Request-ID), ``in_flight`` batches at once. It runs on uvloop (as the ingress
+does under uvicorn) with the bench's minimal keep-alive HTTP/1.1 client (``bench._http1``):
+an HTTP library costs more CPU per call than the sandbox spends answering it, and on 2 cores a
+baseline paying that would be slower than Switchboard without Prefect (``plain``), hiding part
+of Prefect's cost in the ratio. No validation models, no retries, no observability: the floor.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import httpx2
-
+from bench._http1 import Pool
 from bench._scenario import NO_AGENT_MESSAGE, THRESHOLD_MINUTES, busy_message
 
 __all__ = ["route_raw"]
@@ -40,34 +42,38 @@ async def route_raw(
 ) -> dict[str, Any]:
     """Route ``events``; the seconds it took and how many messages were sent."""
     started = time.perf_counter()
-    limits = httpx2.Limits(max_connections=in_flight * send_concurrency + 8)
-    async with httpx2.AsyncClient(timeout=30, limits=limits) as http:
-        vault = await http.get(
-            f"{vault_url}/v1/secret/data/{token_path}", headers={"X-Vault-Token": vault_token}
+    pools: dict[str, Pool] = {}
+
+    def pool(origin: str) -> Pool:
+        return pools.setdefault(origin, Pool(origin))
+
+    try:
+        vault = await pool(vault_url).request(
+            "GET", f"/v1/secret/data/{token_path}", headers={"X-Vault-Token": vault_token}
         )
-        bearer = vault.raise_for_status().json()["data"]["data"]["access_token"]
-        auth = {"Authorization": f"Bearer {bearer}"}
-        csds = await http.get(
-            f"http://{csds_host}/api/account/{account_id}/service/baseURI.json",
-            params={"version": "1.0"},
+        auth = {"Authorization": f"Bearer {vault['data']['data']['access_token']}"}
+        csds = await pool(f"http://{csds_host}").request(
+            "GET", f"/api/account/{account_id}/service/baseURI.json?version=1.0"
         )
-        hosts = {e["service"]: e["baseURI"] for e in csds.raise_for_status().json()["baseURIs"]}
+        hosts = {e["service"]: pool(f"http://{e['baseURI']}") for e in csds["baseURIs"]}
         slots = asyncio.Semaphore(in_flight)
 
         async def batch(chunk: Sequence[dict[str, Any]]) -> int:
             async with slots:
                 return await _route_batch(
-                    http, hosts, auth, account_id, chunk, send_concurrency=send_concurrency
+                    hosts, auth, account_id, chunk, send_concurrency=send_concurrency
                 )
 
         chunks = [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
         sent = sum(await asyncio.gather(*(batch(chunk) for chunk in chunks)))
+    finally:
+        for each in pools.values():
+            each.close()
     return {"seconds": time.perf_counter() - started, "messages": sent, "batches": len(chunks)}
 
 
 async def _route_batch(
-    http: httpx2.AsyncClient,
-    hosts: dict[str, str],
+    hosts: dict[str, Pool],
     auth: dict[str, str],
     account_id: str,
     events: Sequence[dict[str, Any]],
@@ -76,51 +82,44 @@ async def _route_batch(
 ) -> int:
     skills = sorted({str(e["routing"]["newSkillId"]) for e in events})
     now_ms = int(time.time() * 1000)
-    agents_call = http.post(
-        f"http://{hosts['msgHist']}/messaging_history/api/account/{account_id}/agent-view/status",
-        params={"offset": 0, "limit": 1000},
-        json={"skillIds": skills},
+    account = f"/api/account/{account_id}"
+    agents_call = hosts["msgHist"].request(
+        "POST",
+        f"/messaging_history{account}/agent-view/status?offset=0&limit=1000",
+        json_body={"skillIds": skills},
         headers=auth,
     )
-    queue_call = http.get(
-        f"http://{hosts['leDataReporting']}/operations/api/account/{account_id}/msgqueuehealth/current/",
-        params={
-            "skillIds": ",".join(skills),
-            "v": 2,
-            "fromMillis": now_ms - 300_000,
-            "toMillis": now_ms,
-        },
+    queue_call = hosts["leDataReporting"].request(
+        "GET",
+        f"/operations{account}/msgqueuehealth/current/?skillIds={','.join(skills)}&v=2"
+        f"&fromMillis={now_ms - 300_000}&toMillis={now_ms}",
         headers=auth,
     )
     agents, queue = await asyncio.gather(agents_call, queue_call)
     online: dict[str, int] = dict.fromkeys(skills, 0)
     known: dict[str, int] = dict.fromkeys(skills, 0)
-    for record in agents.raise_for_status().json()["agentStatusRecords"]:
+    for record in agents["agentStatusRecords"]:
         for skill in record.get("agentSkills") or ():
             sid = str(skill["skillId"])
             if sid in known:
                 known[sid] += 1
                 online[sid] += record.get("currentStatus") == "ONLINE"
-    metrics = queue.raise_for_status().json().get("skillsMetrics", {})
+    metrics = queue.get("skillsMetrics", {})
 
     gate = asyncio.Semaphore(send_concurrency)
-    base = f"http://{hosts['messagingRestApiDomain']}/messaging/api/account/{account_id}"
+    messaging = hosts["messagingRestApiDomain"]
+    headers = {**auth, "Brand-ID": account_id, "Client-source": "raw"}
 
     async def send(event: dict[str, Any], text: str, kind: str) -> None:
         conv, dialog = str(event["general"]["convId"]), str(event["general"]["dialogId"])
         request_id = str(uuid.uuid5(_NAMESPACE, f"{conv}|{dialog}|{kind}"))
         async with gate:
-            response = await http.post(
-                f"{base}/conversations/{conv}/messages",
-                json={"dialogId": dialog, "contentType": "text/plain", "message": text},
-                headers={
-                    **auth,
-                    "Brand-ID": account_id,
-                    "Client-source": "raw",
-                    "Request-ID": request_id,
-                },
+            await messaging.request(
+                "POST",
+                f"/messaging{account}/conversations/{conv}/messages",
+                json_body={"dialogId": dialog, "contentType": "text/plain", "message": text},
+                headers={**headers, "Request-ID": request_id},
             )
-            response.raise_for_status()
 
     sends = []
     for event in events:

@@ -8,15 +8,17 @@ from the audit log, peak memory from /proc.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import math
 import resource
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx2
+import uvloop
 from pydantic import SecretStr
 
 from bench._ingress import INGRESS_COMMAND, PLAIN_INGRESS_COMMAND, WEBHOOK_SECRET, start_ingress
@@ -27,7 +29,17 @@ from bench._scenario import expected_message, make_events, set_scenario
 from bench._servers import BenchServers
 from sandbox.servers import ManagedProcess
 
-__all__ = ["ORCH_ACCOUNT", "RoutingConfig", "prepare_routing", "run_routing"]
+__all__ = [
+    "ORCH_ACCOUNT",
+    "PLAIN_ACCOUNT",
+    "RoutingConfig",
+    "effective_settings",
+    "ingress_run",
+    "ingresses",
+    "open_loop",
+    "prepare_routing",
+    "run_routing",
+]
 
 BEARER = "bench-lp"
 ORCH_ACCOUNT = "bench-orchestrated"
@@ -158,25 +170,26 @@ def _check_messages(
     return {"expected": len(expected), "recorded": len(messages), "wrong": wrong, "extra": extra}
 
 
-def _ingress_run(
+def ingress_run(
     servers: BenchServers,
     ingress: ManagedProcess,
     account_id: str,
     prefix: str,
     events: list[dict[str, Any]],
     *,
-    rate: float | None,
-    concurrency: int,
+    rate: float | None = None,
+    concurrency: int = 1000,
 ) -> dict[str, Any]:
+    """``events`` to ``ingress``: closed loop at ``concurrency``, or open loop at ``rate``."""
     audit = VaultAudit(servers.audit_log)
     audit.mark()
     before = _counters(servers)
     cpu_before = _cpu(servers, ingress)
     url = ingress.extra["events_url"]
     if rate is None:
-        sent = asyncio.run(offer_closed_loop(url, events, concurrency=concurrency))
+        sent = uvloop.run(offer_closed_loop(url, events, concurrency=concurrency))
     else:
-        sent = asyncio.run(offer_open_loop(url, events, rate=rate))
+        sent = uvloop.run(offer_open_loop(url, events, rate=rate))
     cpu = _cpu_delta(cpu_before, _cpu(servers, ingress), len(events))
     after = _counters(servers)
     messages = _messages(servers, account_id, prefix)
@@ -229,7 +242,7 @@ def _raw_run(
     audit.mark()
     before = _counters(servers)
     cpu_before = _cpu(servers, None)
-    result = asyncio.run(
+    result = uvloop.run(
         route_raw(
             vault_url=servers.openbao.url,
             vault_token=servers.root_token,
@@ -264,7 +277,7 @@ def _warm_up(
     """The first batch pays for imports, flow registration and connections: measured apart."""
     events = make_events(f"{tag}-warm", 20)
     started = time.perf_counter()
-    sent = asyncio.run(offer_closed_loop(ingress.extra["events_url"], events, concurrency=20))
+    sent = uvloop.run(offer_closed_loop(ingress.extra["events_url"], events, concurrency=20))
     seconds = time.perf_counter() - started
     statuses = Counter(s.status for s in sent)
     if statuses.get(200) != len(events):
@@ -274,7 +287,7 @@ def _warm_up(
         )
     second = make_events(f"{tag}-warm2", 20)
     started2 = time.perf_counter()
-    asyncio.run(offer_closed_loop(ingress.extra["events_url"], second, concurrency=20))
+    uvloop.run(offer_closed_loop(ingress.extra["events_url"], second, concurrency=20))
     return {"first_batch_seconds": seconds, "second_batch_seconds": time.perf_counter() - started2}
 
 
@@ -296,116 +309,152 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory) -> dict[str, Any]:
-    """Every routing measurement; the ingress processes run for the whole benchmark."""
-    set_scenario(servers.sandbox.url, PLAIN_ACCOUNT)
-    from switchboard.ingress import IngressSettings
-
-    ingress_env = {
-        f"SWITCHBOARD_INGRESS_{k.upper()}": v for k, v in config.ingress_settings.items()
-    }
-    effective = IngressSettings.model_validate(
-        {
-            **IngressSettings.model_construct().model_dump(),
-            "webhook_secret": WEBHOOK_SECRET,
-            **config.ingress_settings,
-        }
-    )
-    results: dict[str, Any] = {
-        "sizes": {},
-        "config": vars(config),
-        "ingress_settings": effective.model_dump(
-            include={"batch_window_ms", "max_batch_size", "max_in_flight", "max_queued_events"}
-        ),
-    }
+@contextlib.contextmanager
+def ingresses(
+    servers: BenchServers,
+    memory: PeakMemory,
+    *,
+    plain: bool,
+    settings: dict[str, str],
+    name: str = "",
+) -> Iterator[tuple[ManagedProcess, ManagedProcess | None, dict[str, Any]]]:
+    """Both ingresses with ``settings`` (``SWITCHBOARD_INGRESS_*``), warmed up; their warm-up."""
+    env = {f"SWITCHBOARD_INGRESS_{k.upper()}": v for k, v in settings.items()}
     orchestrated = start_ingress(
         servers,
-        name="ingress",
+        name=f"ingress{name}",
         command=INGRESS_COMMAND,
         account_id=ORCH_ACCOUNT,
         bearer_credential=BEARER,
-        extra_env=ingress_env,
+        extra_env=env,
     )
-    plain = (
+    second = (
         start_ingress(
             servers,
-            name="plain-ingress",
+            name=f"plain-ingress{name}",
             command=PLAIN_INGRESS_COMMAND,
             account_id=PLAIN_ACCOUNT,
             bearer_credential=BEARER,
-            extra_env=ingress_env,
+            extra_env=env,
         )
-        if config.plain
+        if plain
         else None
     )
     try:
         memory.watch("ingress (switchboard ingest, flow runs in process)", orchestrated.process.pid)
-        if plain is not None:
-            memory.watch("plain ingress (no Prefect)", plain.process.pid)
-        results["warm_up"] = {"orchestrated": _warm_up(servers, orchestrated, ORCH_ACCOUNT, "o")}
-        if plain is not None:
-            results["warm_up"]["plain"] = _warm_up(servers, plain, PLAIN_ACCOUNT, "p")
+        warm = {"orchestrated": _warm_up(servers, orchestrated, ORCH_ACCOUNT, f"o{name}")}
+        if second is not None:
+            memory.watch("plain ingress (no Prefect)", second.process.pid)
+            warm["plain"] = _warm_up(servers, second, PLAIN_ACCOUNT, f"p{name}")
+        yield orchestrated, second, warm
+    finally:
+        orchestrated.stop(timeout=40)
+        if second is not None:
+            second.stop(timeout=40)
+
+
+def effective_settings(overrides: dict[str, str]) -> dict[str, Any]:
+    """The ingress's batching settings after ``overrides``, as both ingresses read them."""
+    from switchboard.ingress import IngressSettings
+
+    effective = IngressSettings.model_validate(
+        {
+            **IngressSettings.model_construct().model_dump(),
+            "webhook_secret": WEBHOOK_SECRET,
+            **overrides,
+        }
+    )
+    return effective.model_dump(
+        include={"batch_window_ms", "max_batch_size", "max_in_flight", "max_queued_events"}
+    )
+
+
+def open_loop(
+    servers: BenchServers,
+    orchestrated: ManagedProcess,
+    plain: ManagedProcess | None,
+    *,
+    tag: str,
+    events: int,
+    rate: float,
+) -> dict[str, dict[str, Any]]:
+    """``events`` offered at ``rate`` to the plain ingress, then to the orchestrated one."""
+    found = {}
+    targets = [("plain", plain, PLAIN_ACCOUNT), ("orchestrated", orchestrated, ORCH_ACCOUNT)]
+    for variant, ingress, account in targets:
+        if ingress is None:
+            continue
+        _log(f"open loop: {events} events at {rate:g}/s, {variant} ({tag})")
+        prefix = f"{variant[0]}{tag}"
+        found[variant] = ingress_run(
+            servers, ingress, account, prefix, make_events(prefix, events), rate=rate
+        )
+    return found
+
+
+def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory) -> dict[str, Any]:
+    """Throughput at each size (raw, plain, orchestrated) and open-loop latency at one rate."""
+    set_scenario(servers.sandbox.url, PLAIN_ACCOUNT)
+    results: dict[str, Any] = {
+        "sizes": {},
+        "config": vars(config),
+        "ingress_settings": effective_settings(config.ingress_settings),
+    }
+    with ingresses(servers, memory, plain=config.plain, settings=config.ingress_settings) as (
+        orchestrated,
+        plain,
+        warm,
+    ):
+        results["warm_up"] = warm
         for size in config.sizes:
             runs: dict[str, list[dict[str, Any]]] = {"raw": [], "plain": [], "orchestrated": []}
             for rep in range(config.repeats):
                 tag = f"s{size}r{rep}"
-                events = make_events(f"{tag}", size)
-                _log(f"routing {size} events, repetition {rep + 1}/{config.repeats}: raw")
-                runs["raw"].append(_raw_run(servers, f"bench-raw-{tag}", tag, events))
-                if plain is not None:
-                    _log(f"routing {size} events, repetition {rep + 1}: plain ingress")
-                    runs["plain"].append(
-                        _ingress_run(
-                            servers,
-                            plain,
-                            PLAIN_ACCOUNT,
-                            f"p{tag}",
-                            make_events(f"p{tag}", size),
-                            rate=None,
-                            concurrency=config.concurrency,
-                        )
-                    )
-                _log(f"routing {size} events, repetition {rep + 1}: switchboard ingest")
-                runs["orchestrated"].append(
-                    _ingress_run(
-                        servers,
-                        orchestrated,
-                        ORCH_ACCOUNT,
-                        f"o{tag}",
-                        make_events(f"o{tag}", size),
-                        rate=None,
-                        concurrency=config.concurrency,
-                    )
+                _log(f"routing {size} events, repetition {rep + 1}/{config.repeats}")
+                runs["raw"].append(
+                    _raw_run(servers, f"bench-raw-{tag}", tag, make_events(tag, size))
                 )
+                for variant, ingress, account in (
+                    ("plain", plain, PLAIN_ACCOUNT),
+                    ("orchestrated", orchestrated, ORCH_ACCOUNT),
+                ):
+                    if ingress is not None:
+                        prefix = f"{variant[0]}{tag}"
+                        events = make_events(prefix, size)
+                        runs[variant].append(
+                            ingress_run(
+                                servers,
+                                ingress,
+                                account,
+                                prefix,
+                                events,
+                                concurrency=config.concurrency,
+                            )
+                        )
             medians = {kind: _medians(r) for kind, r in runs.items() if r}
-            ratio = medians["orchestrated"]["seconds"] / medians["raw"]["seconds"]
+            floor = min(("raw", "plain"), key=lambda k: medians.get(k, {}).get("seconds", math.inf))
             results["sizes"][str(size)] = {
                 "runs": runs,
                 "medians": medians,
-                "ratio_orchestrated_raw": ratio,
+                "floor": floor,
+                "ratio_orchestrated_floor": medians["orchestrated"]["seconds"]
+                / medians[floor]["seconds"],
             }
-        latency_runs = []
+        latency: dict[str, list[dict[str, Any]]] = {}
         for rep in range(config.repeats):
-            tag = f"lat{rep}"
-            _log(f"latency: {config.latency_events} events at {config.rate:g}/s, run {rep + 1}")
-            latency_runs.append(
-                _ingress_run(
-                    servers,
-                    orchestrated,
-                    ORCH_ACCOUNT,
-                    f"o{tag}",
-                    make_events(f"o{tag}", config.latency_events),
-                    rate=config.rate,
-                    concurrency=config.concurrency,
-                )
+            found = open_loop(
+                servers,
+                orchestrated,
+                plain,
+                tag=f"lat{rep}",
+                events=config.latency_events,
+                rate=config.rate,
             )
+            for variant, run in found.items():
+                latency.setdefault(variant, []).append(run)
         results["latency"] = {
             "rate": config.rate,
-            "runs": latency_runs,
-            "medians": _medians(latency_runs),
+            "runs": latency,
+            "medians": {variant: _medians(runs) for variant, runs in latency.items()},
         }
-    finally:
-        orchestrated.stop(timeout=40)
-        if plain is not None:
-            plain.stop(timeout=40)
     return results

@@ -13,6 +13,7 @@ __all__ = [
     "QUIET_P90_MS",
     "SKILLS",
     "THRESHOLD_MINUTES",
+    "all_recorded",
     "busy_message",
     "expected_message",
     "make_events",
@@ -87,3 +88,14 @@ def make_events(prefix: str, count: int) -> list[dict[str, Any]]:
             }
         )
     return events
+
+
+def all_recorded(run: dict[str, Any]) -> bool:
+    """An ingress run answered every event 200 and the sandbox holds exactly the expected
+    messages: the right one for every conversation that needs one, none for the others."""
+    messages = run["messages"]
+    return bool(
+        messages["wrong"] == messages["extra"] == 0
+        and messages["recorded"] == messages["expected"]
+        and run["statuses"].get("200") == run["events"]
+    )

@@ -1,4 +1,5 @@
-"""``python -m bench --quick`` runs end to end and writes its results; no timing is asserted."""
+"""``python -m bench --quick`` runs every part end to end and writes its results and pictures;
+no timing is asserted."""
 
 from __future__ import annotations
 
@@ -28,14 +29,19 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-4000:]
 
     results = json.loads((tmp_path / "latest-quick.json").read_text())
-    assert {"machine", "routing", "tokens", "peak_memory_mib"} <= set(results)
+    parts = {"routing", "latency_curve", "batch_curve", "tokens", "prefect_api"}
+    assert {"machine", "peak_memory_mib", *parts} <= set(results)
     assert {"nproc", "cpu", "python", "prefect"} <= set(results["machine"])
 
     routing = results["routing"]
     assert {"sizes", "latency", "warm_up"} <= set(routing)
     for part in routing["sizes"].values():
         assert {"raw", "plain", "orchestrated"} <= set(part["medians"])
-        assert "ratio_orchestrated_raw" in part
+        assert part["floor"] in {"raw", "plain"}
+        assert part["ratio_orchestrated_floor"] > 0
+        for run in part["runs"]["raw"]:
+            assert run["messages"]["recorded"] == run["messages"]["expected"]
+            assert run["messages"]["wrong"] == run["messages"]["extra"] == 0
         for run in part["runs"]["orchestrated"]:
             assert run["statuses"] == {"200": run["events"]}
             assert run["messages"]["recorded"] == run["messages"]["expected"]
@@ -43,7 +49,17 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
             assert {"p50", "p95", "p99"} <= set(run["event_to_message_seconds"])
             assert {"csds", "agent_view", "queue_health", "messages"} <= set(run["upstream"])
             assert "vault_reads_per_event" in run
-    assert {"p50", "p95", "p99"} <= set(routing["latency"]["runs"][0]["event_to_message_seconds"])
+    for runs in routing["latency"]["runs"].values():
+        assert {"p50", "p95", "p99"} <= set(runs[0]["event_to_message_seconds"])
+
+    curve = results["latency_curve"]
+    for points in curve["points"].values():
+        assert [p["rate"] for p in points] == [50.0, 200.0]
+        assert all(p["complete"] for p in points)
+    assert set(curve["p99_crossing_rate"]) == {"plain", "orchestrated"}
+    for points in results["batch_curve"]["points"].values():
+        assert [p["max_batch_size"] for p in points] == [10, 50]
+        assert all(p["statuses"] == {"200": p["events"]} for p in points)
 
     tokens = results["tokens"]
     assert {"raw", "core", "flow"} <= set(tokens["medians"])
@@ -53,6 +69,10 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
             assert run["refreshed_in_vault"] == tokens["credentials"]
             assert run["vault_ops_per_credential"] > 0
 
+    assert len(results["pictures"]) == 2
+    for name in results["pictures"]:
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
     summary = (tmp_path / "latest-quick.md").read_text()
     assert "### Targets" in summary
+    assert all(f"]({name})" in summary for name in results["pictures"])
     assert "sbx-" not in summary and "sbx-" not in json.dumps(results)
