@@ -21,16 +21,18 @@ __all__ = ["like", "settings_from"]
 _M = TypeVar("_M", bound=BaseModel)
 
 
-def like(model: type[BaseModel], name: str) -> Any:
+def like(model: type[BaseModel], name: str, *, title: str) -> Any:
     """A block field with ``model.<name>``'s default, description and constraints.
 
-    Environment aliases (``VAULT_ADDR``, ...) are left out: a block is filled by name only.
+    ``title`` is the label Prefect's block form shows (the settings model has none: there the
+    name is the environment variable). Environment aliases (``VAULT_ADDR``, ...) are left out:
+    a block is filled by name only.
     """
     source = model.model_fields[name]
     field: FieldInfo = (
-        Field(default_factory=source.default_factory, description=source.description)
+        Field(default_factory=source.default_factory, title=title, description=source.description)
         if source.default_factory is not None
-        else Field(default=source.default, description=source.description)
+        else Field(default=source.default, title=title, description=source.description)
     )
     field.metadata = list(source.metadata)  # gt=0 and the like
     return field

@@ -44,17 +44,17 @@ class VaultConnection(Block):
     _logo_url = HttpUrl("https://github.com/openbao.png")  # OpenBao's GitHub avatar (square)
     _documentation_url = HttpUrl("https://openbao.org/docs/secrets/kv/kv-v2/")
 
-    addr: str = like(_S, "addr")
-    token: SecretStr | None = like(_S, "token")
-    namespace: str | None = like(_S, "namespace")
-    role_id: SecretStr | None = like(_S, "role_id")
-    secret_id: SecretStr | None = like(_S, "secret_id")
-    approle_mount: str = like(_S, "approle_mount")
-    ca_cert: Path | None = like(_S, "ca_cert")
-    skip_verify: bool = like(_S, "skip_verify")
-    mount: str = like(_S, "mount")
-    base_path: str = like(_S, "base_path")
-    timeout: float = like(_S, "timeout")
+    addr: str = like(_S, "addr", title="Vault address")
+    token: SecretStr | None = like(_S, "token", title="Vault token")
+    namespace: str | None = like(_S, "namespace", title="Vault namespace")
+    role_id: SecretStr | None = like(_S, "role_id", title="AppRole role ID")
+    secret_id: SecretStr | None = like(_S, "secret_id", title="AppRole secret ID")
+    approle_mount: str = like(_S, "approle_mount", title="AppRole mount")
+    ca_cert: Path | None = like(_S, "ca_cert", title="CA certificate file")
+    skip_verify: bool = like(_S, "skip_verify", title="Skip TLS verification")
+    mount: str = like(_S, "mount", title="KV v2 mount")
+    base_path: str = like(_S, "base_path", title="Base path")
+    timeout: float = like(_S, "timeout", title="Request timeout (seconds)")
 
     def to_settings(self) -> VaultSettings:
         """The same connection as ``VaultSettings``, ignoring ``VAULT_*`` variables.
