@@ -10,7 +10,7 @@ from tasks.tokens import refresh_credential
 __all__ = ["acquire_token"]
 
 
-@flow(name="acquire-token", persist_result=False)
+@flow(name="acquire-token", flow_run_name="acquire {credential}", persist_result=False)
 def acquire_token(credential: str, vault_block: str | None = None) -> RefreshOutcome:
     """Get a fresh token for one credential and store it in Vault, due or not.
 

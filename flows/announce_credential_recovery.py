@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.tokens import explain_credential_recovery, read_credential_health
+from tasks.reports import explain_credential_recovery
+from tasks.tokens import read_credential_health
 
 __all__ = ["announce_credential_recovery"]
 
 
-@flow(name="announce-credential-recovery", persist_result=False)
+@flow(
+    name="announce-credential-recovery",
+    flow_run_name="announce {credential} recovered",
+    persist_result=False,
+)
 def announce_credential_recovery(credential: str, vault_block: str | None = None) -> str:
     """Read the credential's health in Vault and publish that it recovered.
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.tokens import explain_credential_failure, read_credential_health
+from tasks.reports import explain_credential_failure
+from tasks.tokens import read_credential_health
 
 __all__ = ["handle_credential_failure"]
 
 
-@flow(name="handle-credential-failure", persist_result=False)
+@flow(
+    name="handle-credential-failure",
+    flow_run_name="handle {credential}: {error_class}",
+    persist_result=False,
+)
 def handle_credential_failure(
     credential: str, error_class: str = "unknown", vault_block: str | None = None
 ) -> str:

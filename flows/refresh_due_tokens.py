@@ -9,11 +9,12 @@ from prefect import flow, unmapped
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows._run_names import refresh_run_name, rename_flow_run
 from switchboard import RefreshOutcome, TokenSettings, load
+from tasks.reports import publish_refresh_report
 from tasks.tokens import (
     CredentialRefreshFailed,
     plan_refreshes,
-    publish_refresh_report,
     refresh_credential,
     refresh_credentials,
 )
@@ -55,6 +56,7 @@ def _outcomes(
 
 @flow(
     name="refresh-due-tokens",
+    flow_run_name=refresh_run_name,  # then "refresh 3 due of 120", once planned
     # bounded concurrency: at most SWITCHBOARD_TOKEN_MAX_CONCURRENCY credentials at once
     task_runner=ThreadPoolTaskRunner(max_workers=load(TokenSettings).max_concurrency),  # type: ignore[arg-type]  # Prefect's TaskRunner generic is invariant
     persist_result=False,
@@ -83,6 +85,8 @@ def refresh_due_tokens(
     settings = load(TokenSettings)
     idle_after = None if min_idle_hours is None else min_idle_hours * 3600
     plan = plan_refreshes(credentials, force, vault_block, idle_after)
+    total = len(plan.due) + len(plan.skipped)
+    rename_flow_run(f"{'force-' if force else ''}refresh {len(plan.due)} due of {total}")
     same: dict[str, Any] = {
         "force": unmapped(force),
         "vault_block": unmapped(vault_block),

@@ -8,6 +8,7 @@ from typing import TypeVar, cast
 from prefect import flow
 from prefect.utilities.annotations import opaque
 
+from flows._run_names import route_run_name
 from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
 from switchboard.routing import Decision, RoutingSteps, SkillAvailability, route_batch
 from tasks.routing import (
@@ -62,7 +63,12 @@ task over the core's function, so every batch shows the same task runs in the UI
 repeats one step, not the batch."""
 
 
-@flow(name="route-conversations", persist_result=False, log_prints=False)
+@flow(
+    name="route-conversations",
+    flow_run_name=route_run_name,
+    persist_result=False,
+    log_prints=False,
+)
 async def route_conversations(
     events: list[RoutingEvent],
     account_block: str | None = None,

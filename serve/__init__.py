@@ -10,10 +10,17 @@ with ``ingest`` added.
 from __future__ import annotations
 
 from serve._cli import main
-from serve._flow_runs import RETRY_DELAYS, create_flow_run, flow_run_creator, run_in_new_flow_run
+from serve._flow_runs import (
+    INGRESS_TAGS,
+    RETRY_DELAYS,
+    create_flow_run,
+    flow_run_creator,
+    run_in_new_flow_run,
+)
 from serve._ingest import add_ingest_arguments, flow_handler, ingest, prefect_clients, run_ingest
 
 __all__ = [
+    "INGRESS_TAGS",
     "RETRY_DELAYS",
     "add_ingest_arguments",
     "create_flow_run",

@@ -8,6 +8,10 @@ the numbers). A retry a few milliseconds later almost always succeeds, so the in
 each run through a client of its own whose busy answers fail at once (an httpx response hook),
 retries within ``RETRY_DELAYS``, and hands the run to Prefect's engine. Everything else the run
 does goes through Prefect's clients and policies.
+
+The runs have no deployment (Prefect's API no longer takes one for a run created this way), so
+they carry the routing deployment's tags plus ``ingress`` (``INGRESS_TAGS``): one tag filter
+shows every routing run in the UI, and ``ingress`` tells the batches apart.
 """
 
 from __future__ import annotations
@@ -25,7 +29,17 @@ if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.objects import FlowRun, State
 
-__all__ = ["RETRY_DELAYS", "create_flow_run", "flow_run_creator", "run_in_new_flow_run"]
+__all__ = [
+    "INGRESS_TAGS",
+    "RETRY_DELAYS",
+    "create_flow_run",
+    "flow_run_creator",
+    "run_in_new_flow_run",
+]
+
+INGRESS_TAGS = ("switchboard", "routing", "ingress")
+"""Tags of the runs (and their task runs) made inside ``flow_run_creator``: the ``routing``
+deployment's in ``prefect.yaml``, and ``ingress``."""
 
 RETRY_DELAYS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
 """Seconds to wait after each busy answer; after the last, Prefect's own retry policy applies."""
@@ -51,11 +65,15 @@ def _new_creator() -> PrefectClient:
 
 @asynccontextmanager
 async def flow_run_creator() -> AsyncIterator[None]:
-    """One fail-fast creating client for every batch inside (one connection pool, one TLS setup)."""
+    """One fail-fast creating client for every batch inside (one connection pool, one TLS setup);
+    the batches' runs are tagged ``INGRESS_TAGS``."""
+    from prefect import tags
+
     async with _new_creator() as client:
         token = _creator.set(client)
         try:
-            yield
+            with tags(*INGRESS_TAGS):
+                yield
         finally:
             _creator.reset(token)
 

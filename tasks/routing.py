@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from prefect import get_run_logger, task
@@ -46,6 +46,27 @@ _NO_RESULT: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
 _RETRIED: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 1, **_NO_RESULT}
 """LivePerson reads: a failed batch is tried twice more."""
 
+DECISIONS = {
+    DecisionKind.NO_AGENT: "no agent for the skill (no records, or none ONLINE): the no-agent "
+    "message was sent",
+    DecisionKind.BUSY: "the p90 wait reached the skill's threshold: the busy message was sent",
+    DecisionKind.NO_MESSAGE: "agents online and the wait below the threshold: no message",
+    DecisionKind.NO_DATA: "queue health had no wait for the skill (-1 or missing): no message",
+    DecisionKind.REFUSED: "LivePerson refused the skill's lookup (a 4xx): no message; the error "
+    "column says why",
+}
+"""What each decision code in the ``routing-decisions`` table means, printed under it."""
+
+
+def _named(task: str, parameter: str, noun: str) -> Callable[..., str]:
+    """A task run name with the batch's size: ``check-queue-health-of-12-skills``."""
+
+    def name(parameters: dict[str, Any]) -> str:
+        count = len(parameters.get(parameter) or ())
+        return f"{task}-of-{count}-{noun}{'' if count == 1 else 's'}"
+
+    return name
+
 
 async def connect_account(account_block: str | None, vault_block: str | None) -> LivePersonClient:
     """The process's client for the account (the named block, else ``SWITCHBOARD_LP_*``).
@@ -67,7 +88,12 @@ async def connect_account(account_block: str | None, vault_block: str | None) ->
     return await clients.get(settings)
 
 
-@task(name="resolve-service-domains", timeout_seconds=20, **_RETRIED)
+@task(
+    name="resolve-service-domains",
+    task_run_name="resolve-service-domains",
+    timeout_seconds=20,
+    **_RETRIED,
+)
 async def resolve_service_domains(client: LivePersonClient) -> Domains:
     """Resolve the account's service domains through CSDS (cached by the client)."""
     domains = await resolve_domains(client)
@@ -75,7 +101,12 @@ async def resolve_service_domains(client: LivePersonClient) -> Domains:
     return domains
 
 
-@task(name="check-agent-availability", timeout_seconds=30, **_RETRIED)
+@task(
+    name="check-agent-availability",
+    task_run_name=_named("check-agent-availability", "skill_ids", "skill"),
+    timeout_seconds=30,
+    **_RETRIED,
+)
 async def check_agent_availability(
     client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
 ) -> dict[str, SkillAvailability]:
@@ -99,7 +130,12 @@ async def check_agent_availability(
     return availability
 
 
-@task(name="check-queue-health", timeout_seconds=30, **_RETRIED)
+@task(
+    name="check-queue-health",
+    task_run_name=_named("check-queue-health", "skill_ids", "skill"),
+    timeout_seconds=30,
+    **_RETRIED,
+)
 async def check_queue_health(
     client: LivePersonClient, domains: Domains, skill_ids: Sequence[str]
 ) -> dict[str, SkillWait]:
@@ -117,7 +153,12 @@ async def check_queue_health(
     return waits
 
 
-@task(name="decide-messages", timeout_seconds=30, **_NO_RESULT)
+@task(
+    name="decide-messages",
+    task_run_name=_named("decide-messages", "events", "conversation"),
+    timeout_seconds=30,
+    **_NO_RESULT,
+)
 async def decide_messages(
     client: LivePersonClient,
     events: Sequence[RoutingEvent],
@@ -138,6 +179,7 @@ async def decide_messages(
 
 @task(
     name="send-customer-messages",
+    task_run_name=_named("send-customer-messages", "decisions", "decision"),
     retries=2,
     retry_delay_seconds=2,
     timeout_seconds=60,
@@ -161,7 +203,12 @@ async def send_customer_messages(
 
 
 async def publish_decisions(decisions: Sequence[Decision]) -> None:
-    """The batch's table artifact: conversation, skill, decision, wait minutes, message id."""
+    """The batch's table artifact: conversation, skill, decision, wait minutes, message id, and
+    what each decision code shown means. An unknown value is an empty cell."""
+    kinds = Counter(d.kind for d in decisions)
+    legend = "\n".join(
+        f"- `{kind.value}`: {DECISIONS[kind]}" for kind in DECISIONS if kind in kinds
+    )
     await acreate_table_artifact(
         key=ARTIFACT_KEY,
         table=[
@@ -169,11 +216,12 @@ async def publish_decisions(decisions: Sequence[Decision]) -> None:
                 "conversation": d.conversation_id,
                 "skill": d.skill_id,
                 "decision": d.kind.value,
-                "wait minutes": d.wait_minutes,
-                "message id": d.message_id,
-                "error": d.send_error or (d.reason if d.kind is DecisionKind.REFUSED else None),
+                "wait minutes": "" if d.wait_minutes is None else d.wait_minutes,
+                "message id": d.message_id or "",
+                "error": d.send_error or (d.reason if d.kind is DecisionKind.REFUSED else ""),
             }
             for d in decisions
         ],
-        description="Routing decisions of this batch (no message text, no secrets).",
+        description=f"Routing decisions of {len(decisions)} conversation(s) (no message text, "
+        f"no secrets).\n\n**Decisions**\n\n{legend}",
     )

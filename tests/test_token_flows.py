@@ -96,7 +96,7 @@ def test_refresh_due_tokens_reports_and_fails_only_after_all_ran(
     add_credential: Callable[..., str],
 ) -> None:
     from flows.refresh_due_tokens import refresh_due_tokens
-    from tasks.tokens import REPORT_ARTIFACT_KEY
+    from tasks.reports import REPORT_ARTIFACT_KEY
 
     good = [add_credential("alpha"), add_credential("beta", grant="refresh_token")]
     bad = add_credential("broken", secret="sbx-wrong")
@@ -211,7 +211,7 @@ def test_a_large_fleet_runs_in_batch_tasks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from flows.refresh_due_tokens import refresh_due_tokens
-    from tasks.tokens import REPORT_ARTIFACT_KEY
+    from tasks.reports import REPORT_ARTIFACT_KEY
 
     monkeypatch.setenv("SWITCHBOARD_TOKEN_PER_CREDENTIAL_TASKS_UP_TO", "2")
     monkeypatch.setenv("SWITCHBOARD_TOKEN_MAX_CONCURRENCY", "3")
