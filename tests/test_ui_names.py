@@ -246,7 +246,7 @@ async def test_ingress_batches_carry_the_routing_deployments_tags(account: Any, 
     assert set(run["tags"]) == {*routing["tags"], "ingress"} == set(INGRESS_TAGS)
 
 
-def test_every_automation_says_which_event_starts_what() -> None:
+def test_every_deployment_trigger_says_which_event_starts_what() -> None:
     deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     triggers = [
         (deployment, DeploymentEventTrigger.model_validate(trigger))
@@ -259,6 +259,10 @@ def test_every_automation_says_which_event_starts_what() -> None:
         flow = deployment["entrypoint"].rsplit(":", 1)[1].replace("_", "-")
         assert trigger.name == f"{event} → {flow}" or trigger.name.startswith(f"{event} → {flow} (")
         assert deployment["name"] in trigger.description
+
+
+def test_the_fleet_wide_automations_say_which_event_starts_what() -> None:
+    """``automations.yaml``: ``<event> <condition> → <action>``, and a description."""
     for spec in yaml.safe_load((ROOT / "automations.yaml").read_text())["automations"]:
         automation = AutomationCore.model_validate(spec)
         assert " → " in automation.name and automation.description
