@@ -326,3 +326,34 @@ def test_an_old_snapshot_is_read_again(
     outcome = refresher.refresh(name, force=True, snapshot=aged)
     assert outcome.status == "refreshed"  # re-read, so not mistaken for another run's token
     assert refresher.reads == reads + 1
+
+
+def test_a_health_report_lost_to_a_vault_outage_is_written_by_the_next_run(
+    refresher: Refresher, new_credential: NewCredential, vault_root
+) -> None:
+    """Found by killing the OpenBao leader mid-refresh (tests/test_cluster.py): the token was
+    stored, its health write was not, and every later run skipped the fresh token, leaving the
+    credential without health (or with the failure before it) for an hour."""
+    for grant in ("client_credentials", "refresh_token"):
+        name, _ = new_credential(grant)
+        assert refresher.refresh(name).status == "refreshed"
+        vault_root.secrets.kv.v2.delete_metadata_and_all_versions(
+            path=refresher.store.path(name, "health"), mount_point="secret"
+        )
+        assert refresher.refresh(name).status == "skipped"
+        health = refresher.store.read_health(name)
+        assert health is not None and health.state == "healthy", grant
+
+        stale = health.model_copy(
+            update={
+                "state": "failing",
+                "consecutive_failures": 3,
+                "last_success_at": health.last_success_at - timedelta(hours=1),
+            }
+        )
+        refresher.store.write_health(name, stale)
+        plan = refresher.plan([name])
+        assert plan.due == [name], "a health record behind the stored token must be rewritten"
+        assert refresher.refresh(name, snapshot=refresher.planned(name)).status == "skipped"
+        health = refresher.store.read_health(name)
+        assert health is not None and health.state == "healthy" and not health.consecutive_failures

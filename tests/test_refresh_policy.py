@@ -29,7 +29,7 @@ from switchboard.refresh import (
     refresh_after,
     run_backoff_seconds,
 )
-from switchboard.refresh._policy import vault_wait_seconds
+from switchboard.refresh._policy import next_step, vault_wait_seconds
 from switchboard.vault import Seed, VersionedRefresh, VersionedToken
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -182,6 +182,28 @@ RUN_BACKOFF = table(
 @pytest.mark.parametrize(("snapshot", "options", "expected"), DUE)
 def test_due_reason(snapshot: Snapshot, options: dict, expected: str | None) -> None:
     assert due_reason(snapshot, SETTINGS, now=NOW, **options) == expected
+
+
+FRESH_AT = token().obtained_at
+SUCCESS = health("healthy", last_success_at=FRESH_AT)
+# fmt: off
+STEPS = table(
+    ("reported", snap(hl=SUCCESS), "skip"),
+    ("health-lost", snap(hl=None), "report"),
+    ("health-behind-the-token",
+     snap(hl=health("failing", last_success_at=FRESH_AT - timedelta(hours=1))), "report"),
+    ("failure-after-the-token", snap(hl=health("failing", last_success_at=FRESH_AT)), "skip"),
+    ("never-succeeded-no-token", snap(tok=None, hl=health("failing")), "refresh"),
+    ("client-credentials-health-lost", snap(CC, hl=None), "report"),
+    ("due-beats-report", snap(tok=token(due_in=0), hl=None), "refresh"),
+    ("busy-beats-report", snap(hl=None, claim=intent("claimed")), "busy"),
+)
+# fmt: on
+
+
+@pytest.mark.parametrize(("snapshot", "expected"), STEPS)
+def test_next_step(snapshot: Snapshot, expected: str) -> None:
+    assert next_step(snapshot, SETTINGS, now=NOW)[0] == expected
 
 
 @pytest.mark.parametrize(("snapshot", "now", "expected"), VERDICTS)

@@ -91,7 +91,7 @@ def claim_verdict(snapshot: Snapshot, *, now: datetime, stale_after: float) -> C
     return "in_doubt"
 
 
-Step = Literal["skip", "busy", "in_doubt", "refresh"]
+Step = Literal["skip", "busy", "in_doubt", "refresh", "report"]
 
 
 def next_step(
@@ -106,6 +106,8 @@ def next_step(
 
     An ``in_doubt`` claim is reported once per backoff period, not by every run. A stale
     claim that may be taken over is taken over only when the credential is due anyway.
+    ``report``: not due, but the health record is behind the stored token (its write was lost
+    to a Vault outage after the token's landed), so only the health is written.
     """
     verdict = claim_verdict(snapshot, now=now, stale_after=settings.claim_stale_seconds)
     if verdict == "busy":
@@ -117,7 +119,21 @@ def next_step(
             return "skip", None
         return "in_doubt", None
     reason = due_reason(snapshot, settings, now=now, force=force, idle_after=idle_after)
-    return ("skip", None) if reason is None else ("refresh", reason)
+    if reason is not None:
+        return "refresh", reason
+    return ("report", None) if health_lags(snapshot) else ("skip", None)
+
+
+def health_lags(snapshot: Snapshot) -> bool:
+    """The stored token is newer than the last success the health record knows of."""
+    token, health = snapshot.token.token, snapshot.health
+    if token is None:
+        return False
+    return (
+        health is None
+        or health.last_success_at is None
+        or (health.last_success_at < token.obtained_at)
+    )
 
 
 def due_reason(

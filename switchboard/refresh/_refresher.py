@@ -22,18 +22,12 @@ from pathlib import Path
 from typing import Literal
 
 from switchboard._exceptions import (
-    CASConflict,
     ConfigurationError,
     LockBusy,
     SwitchboardError,
-    VaultError,
-    VaultUnavailable,
 )
 from switchboard._models import (
-    ClientDefinition,
-    CredentialHealth,
     RefreshOutcome,
-    RefreshRecord,
     StoredToken,
     utcnow,
 )
@@ -41,15 +35,12 @@ from switchboard._settings import TokenSettings
 from switchboard._urls import origin
 from switchboard.journal import Journal
 from switchboard.oauth2 import TokenEndpoint
+from switchboard.refresh._health import HealthWriter
 from switchboard.refresh._pair import PairWriter
 from switchboard.refresh._policy import next_step
-from switchboard.refresh._radar import AlertNotice, RadarReading, UnrecordedAlerts, radar_for
 from switchboard.refresh._report import (
-    failed_health,
-    healthy,
     in_doubt,
     outcome,
-    outcome_of_failure,
 )
 from switchboard.refresh._snapshot import Snapshot, read_snapshot
 from switchboard.refresh._spend import Adopted, Spender
@@ -109,6 +100,7 @@ class Refresher:
         self.sleep = sleep
         self.clock = clock
         self.pairs = PairWriter(store, settings, self.journal, sleep=sleep)
+        self.health = HealthWriter(store, settings, clock=clock)
         self.spender = Spender(
             store,
             settings,
@@ -121,7 +113,6 @@ class Refresher:
         self._planned: dict[str, Snapshot] = {}
         self._guard = threading.Lock()
         self._last_rejected: dict[str, float] = {}
-        self._unrecorded = UnrecordedAlerts()
 
     # -- discovery and planning ------------------------------------------------------------
 
@@ -243,7 +234,7 @@ class Refresher:
             replayed = replay is not None and replay.token is not None
             if replay is not None and replay.token is not None:
                 definition, client_version = self.store.read_client_versioned(name)
-                self._report_success(
+                self.health.success(
                     name,
                     replay.token,
                     definition=definition,
@@ -264,6 +255,8 @@ class Refresher:
                 )
             if step == "in_doubt":
                 raise in_doubt(name, snapshot)
+            if step == "report" and snapshot.token.token is not None:
+                return self._succeeded(name, snapshot, snapshot.token.token, "skipped", 0, replayed)
             logger.info("refreshing %s (%s)", name, reason)
             if snapshot.definition.grant != "refresh_token":  # nothing to spend: no claim
                 token, attempts = self.spender.acquire(name, snapshot)
@@ -278,18 +271,31 @@ class Refresher:
             logger.info("%s", exc)
             return self._busy_or_adopted(name, snapshot)
         except SwitchboardError as exc:
-            return self._failed(name, snapshot, exc, replayed=replayed)
-        health, notice = self._report_success(
+            return self.health.failure(name, snapshot, exc, replayed=replayed)
+        return self._succeeded(name, snapshot, token, "refreshed", attempts, replayed)
+
+    def _succeeded(
+        self,
+        name: str,
+        snapshot: Snapshot,
+        token: StoredToken,
+        status: Literal["refreshed", "skipped"],
+        attempts: int,
+        replayed: bool,
+    ) -> RefreshOutcome:
+        """Record health for ``token`` (just stored, or stored by a run whose report was lost:
+        then the radar sees the refresh record as new, as it cannot tell what came before)."""
+        health, notice = self.health.success(
             name,
             token,
             definition=snapshot.definition,
             client_version=snapshot.client_version,
-            before=snapshot.refresh.record,
+            before=snapshot.refresh.record if status == "refreshed" else None,
             previous=(snapshot.health, snapshot.health_version),
         )
         return RefreshOutcome(
             name=name,
-            status="refreshed",
+            status=status,
             state=health.state,
             expires_at=token.expires_at,
             message=health.message,
@@ -339,85 +345,3 @@ class Refresher:
                 return outcome(name, "adopted", snapshot.token.token, snapshot.health)
             result = self.refresh(name, force=True, snapshot=snapshot)
         return result
-
-    # -- reporting (why alerts are de-duplicated here: ``switchboard.refresh._radar``) -------
-
-    def _report_success(
-        self,
-        name: str,
-        token: StoredToken,
-        *,
-        definition: ClientDefinition,
-        client_version: int | None,
-        before: RefreshRecord | None,
-        previous: tuple[CredentialHealth | None, int],
-    ) -> tuple[CredentialHealth, AlertNotice | None]:
-        """Record health after a refresh stored ``token``, the radar's reading included.
-
-        A success is not dropped for a report written meanwhile: it is rebuilt over that one
-        (once), so its alerts are carried or cleared, and the notice given, exactly once.
-        """
-        after, radar = None, RadarReading()
-        if definition.grant == "refresh_token":  # what the provider said of its lifetime
-            try:
-                after = self.store.read_refresh(name).record
-            except SwitchboardError as exc:
-                logger.warning(
-                    "%s: the expiry radar could not read the refresh record: %s", name, exc
-                )
-        if after is not None:
-            radar = radar_for(definition, self.settings, before=before, after=after, token=token)
-        for _ in range(2):
-            held, version = previous
-            health, notice = healthy(
-                token,
-                client_version=client_version,
-                previous=held,
-                refresh=after,
-                radar=radar,
-                now=self.clock(),
-                window_seconds=self.settings.alert_window_seconds,
-            )
-            written = self._write_health(name, health, cas=version)
-            if written != "conflict":
-                return health, notice if written == "written" else None
-            try:
-                previous = self.store.read_health_versioned(name)
-            except SwitchboardError:
-                break
-        return health, None
-
-    def _failed(
-        self, name: str, snapshot: Snapshot | None, exc: SwitchboardError, *, replayed: bool
-    ) -> RefreshOutcome:
-        logger.error("%s: refresh failed: %s", name, exc)
-        window = self.settings.alert_window_seconds
-        previous, version = (snapshot.health, snapshot.health_version) if snapshot else (None, 0)
-        if snapshot is None and not isinstance(exc, VaultUnavailable):
-            with contextlib.suppress(SwitchboardError):  # unreadable credential: its health
-                previous, version = self.store.read_health_versioned(name)
-        health, notice = failed_health(
-            snapshot, exc, now=self.clock(), window_seconds=window, previous=previous
-        )
-        written = "failed"
-        if not isinstance(exc, VaultUnavailable):
-            # over the version this run read: a report another run wrote since is newer
-            written = self._write_health(name, health, cas=version)
-        if written == "conflict":
-            notice = None  # the report that landed gave its own notice
-        elif written == "failed" and notice == "alert":
-            notice = self._unrecorded.alert(name, type(exc).__name__, window_seconds=window)
-        return outcome_of_failure(name, health, notice, replayed=replayed)
-
-    def _write_health(
-        self, name: str, health: CredentialHealth, *, cas: int | None = None
-    ) -> Literal["written", "conflict", "failed"]:
-        try:
-            self.store.write_health(name, health, cas=cas)
-        except CASConflict:
-            logger.info("%s: a newer health report is stored; ours is dropped", name)
-            return "conflict"
-        except VaultError as exc:
-            logger.warning("%s: could not record health: %s", name, exc)
-            return "failed"
-        return "written"
