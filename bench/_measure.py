@@ -15,7 +15,15 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PeakMemory", "VaultAudit", "cpu_seconds", "median", "percentile", "summarize"]
+__all__ = [
+    "PeakMemory",
+    "VaultAudit",
+    "cpu_seconds",
+    "median",
+    "percentile",
+    "process_tree",
+    "summarize",
+]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -66,7 +74,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     pids, todo = [], [pid]
     while todo:
         current = todo.pop()
@@ -78,7 +86,7 @@ def _tree(pid: int) -> list[int]:
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by ``pid`` and its live children."""
     total = 0
-    for process in _tree(pid):
+    for process in process_tree(pid):
         try:
             fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
         except OSError:
@@ -136,7 +144,7 @@ class PeakMemory:
         return {role: round(kib / 1024, 1) for role, kib in self._peak_kib.items()}
 
     def _sample_one(self, role: str, pid: int) -> None:
-        tree_rss = sum(_status_kib(p, "VmRSS") for p in _tree(pid))
+        tree_rss = sum(_status_kib(p, "VmRSS") for p in process_tree(pid))
         own_peak = _status_kib(pid, "VmHWM")
         self._peak_kib[role] = max(self._peak_kib.get(role, 0), tree_rss, own_peak)
 

@@ -30,6 +30,7 @@ __all__ = [
     "port_in_use",
     "postgres_bin_dir",
     "ready",
+    "serve_postgres",
     "spawn",
     "start_openbao",
     "start_postgres",
@@ -232,8 +233,15 @@ def start_prefect_server(
     log_path: Path,
     database_url: str | None = None,
     port_variable: str | None = None,
+    services: bool = True,
+    extra_env: Mapping[str, str] | None = None,
 ) -> ManagedProcess:
-    """``prefect server start`` on loopback with its own ``PREFECT_HOME`` (SQLite by default)."""
+    """``prefect server start`` on loopback with its own ``PREFECT_HOME`` (SQLite by default).
+
+    ``services=False`` starts the API alone (``--no-services``), for several API servers that
+    share a database, Redis and one ``prefect server services start``; ``extra_env`` carries
+    what they share.
+    """
     _check_port("Prefect server", port, port_variable)
     home.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}"
@@ -247,6 +255,7 @@ def start_prefect_server(
     }
     if database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
+    env.update(extra_env or {})
     argv = [
         sys.executable,
         "-m",
@@ -257,10 +266,42 @@ def start_prefect_server(
         "127.0.0.1",
         "--port",
         str(port),
+        *([] if services else ["--no-services"]),
     ]
     process = spawn(argv, log_path, env)
     server = ManagedProcess("prefect", process, url, log_path, {"api_url": f"{url}/api"})
     return ready(server, f"{url}/api/health", timeout=120)
+
+
+def serve_postgres(root: Path, *, port: int, log_path: Path, durable: bool) -> ManagedProcess:
+    """Run the cluster ``start_postgres`` initialised under ``root`` (again, after a stop)."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL (initdb, postgres) not found: apt-get install postgresql")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data, sockets = root / "data", root / "sockets"
+    argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets)]
+    argv += ["-c", "listen_addresses=127.0.0.1"] + ([] if durable else ["-c", "fsync=off"])
+    process = spawn([*as_postgres, *argv], log_path, cwd=root)
+    server = ManagedProcess(
+        "postgres",
+        process,
+        f"127.0.0.1:{port}",
+        log_path,
+        {
+            "url": f"postgresql+asyncpg://switchboard@127.0.0.1:{port}/prefect",
+            "port": str(port),
+            "bin_dir": str(bin_dir),
+        },
+    )
+    address = ["-h", "127.0.0.1", "-p", str(port), "-U", "switchboard"]
+    deadline = time.monotonic() + 60
+    while subprocess.run([str(bin_dir / "pg_isready"), "-q", *address]).returncode:
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"PostgreSQL did not start:\n{server.log_tail()}")
+        time.sleep(0.2)
+    return server
 
 
 def postgres_bin_dir() -> Path | None:
@@ -292,27 +333,7 @@ def start_postgres(root: Path, *, log_path: Path, durable: bool = True) -> Manag
     initdb += ["--encoding=UTF8"] + ([] if durable else ["--no-sync"])
     # cwd: a directory the postgres user may enter (the checkout may not be one)
     subprocess.run([*as_postgres, *initdb], check=True, capture_output=True, cwd=root)
-    port = free_port()
-    argv = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets)]
-    argv += ["-c", "listen_addresses=127.0.0.1"] + ([] if durable else ["-c", "fsync=off"])
-    process = spawn([*as_postgres, *argv], log_path, cwd=root)
-    server = ManagedProcess(
-        "postgres",
-        process,
-        f"127.0.0.1:{port}",
-        log_path,
-        {
-            "url": f"postgresql+asyncpg://switchboard@127.0.0.1:{port}/prefect",
-            "port": str(port),
-            "bin_dir": str(bin_dir),
-        },
-    )
-    address = ["-h", "127.0.0.1", "-p", str(port), "-U", "switchboard"]
-    deadline = time.monotonic() + 60
-    while subprocess.run([str(bin_dir / "pg_isready"), "-q", *address]).returncode:
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"PostgreSQL did not start:\n{server.log_tail()}")
-        time.sleep(0.2)
+    server = serve_postgres(root, port=free_port(), log_path=log_path, durable=durable)
+    address = ["-h", "127.0.0.1", "-p", server.extra["port"], "-U", "switchboard"]
     subprocess.run([str(bin_dir / "createdb"), *address, "prefect"], check=True)
     return server

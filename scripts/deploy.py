@@ -10,8 +10,17 @@ import time
 from pathlib import Path
 
 import httpx2
+import yaml
 
-__all__ = ["POOL", "ROOT", "DeployError", "deploy_all", "prefect_api", "prefect_cli"]
+__all__ = [
+    "POOL",
+    "ROOT",
+    "DeployError",
+    "deploy_all",
+    "install_automations",
+    "prefect_api",
+    "prefect_cli",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 POOL = "switchboard-process"
@@ -43,9 +52,30 @@ def prefect_cli(api_url: str, *args: str, timeout: float = 300.0) -> str:
 
 
 def deploy_all(api_url: str) -> None:
-    """Create (or update) the work pool and run ``prefect --no-prompt deploy --all``."""
+    """Create (or update) the work pool, run ``prefect --no-prompt deploy --all``, and install
+    ``automations.yaml``."""
     prefect_cli(api_url, "work-pool", "create", POOL, "--type", "process", "--overwrite")
     prefect_cli(api_url, "--no-prompt", "deploy", "--all")
+    install_automations(api_url)
+
+
+def install_automations(api_url: str, path: Path = ROOT / "automations.yaml") -> None:
+    """Create each automation in ``path``, or replace the one of the same name: deploying twice
+    leaves one of each (``prefect automation create`` would add a second)."""
+    from prefect.events.schemas.automations import AutomationCore
+
+    wanted = [
+        AutomationCore.model_validate(spec).model_dump(mode="json")
+        for spec in yaml.safe_load(path.read_text())["automations"]
+    ]
+    with prefect_api(api_url) as api:
+        existing = api.post("automations/filter", json={}).raise_for_status().json()
+        ids = {automation["name"]: automation["id"] for automation in existing}
+        for automation in wanted:
+            if automation["name"] in ids:
+                api.put(f"automations/{ids[automation['name']]}", json=automation)
+            else:
+                api.post("automations/", json=automation).raise_for_status()
 
 
 class _RetryOn503(httpx2.HTTPTransport):
