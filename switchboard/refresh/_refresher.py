@@ -50,11 +50,14 @@ __all__ = ["PLAN_REUSE_SECONDS", "Plan", "Refresher", "journal_for"]
 
 logger = logging.getLogger("switchboard.refresh")
 
-PLAN_REUSE_SECONDS = 30.0
+PLAN_REUSE_SECONDS = 600.0
 """How old a plan's snapshot may be and still replace ``refresh``'s own reads.
 
 Every write is fenced by check-and-set, so an older snapshot can only make a run try a
 credential another run just refreshed (then adopted) or use a client definition one run late.
+A large fleet's run plans every credential before refreshing the first, so a shorter window
+would make its early credentials read their snapshot twice, and the cost per credential grow
+with the fleet; ten minutes outlasts such a run.
 """
 
 _POLL_SECONDS = 0.25
