@@ -160,7 +160,7 @@ class Topology:
     def start_api_server(self, index: int, port: int) -> ManagedProcess:
         env = self.prefect_env()
         if index > 1:  # the first one migrates the schema; the others must not race it
-            env["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
+            env["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
         server = start_prefect_server(
             port=port,
             home=self.workdir / f"api{index}-home",
