@@ -374,3 +374,22 @@ def test_failing_every_minute_alerts_once_per_window() -> None:
     held, notice = next_alerts(held, None, now=T0 + HOUR, window_seconds=WINDOW)
     assert (held, notice) == ((), "recovered")
     assert next_alerts(held, None, now=T0 + HOUR + MINUTE, window_seconds=WINDOW) == ((), None)
+
+
+def test_an_unknown_before_is_read_from_the_last_report() -> None:
+    """A replayed pair or a rewritten lost report has no ``before``: the last health report's
+    reading stands in, so a fixed lifetime is not taken for a renewed one (which would clear
+    ``refresh_expiring`` and announce a recovery that did not happen)."""
+    from switchboard._models import CredentialHealth
+    from switchboard.refresh._health import _as_read_before
+
+    end = NOW + timedelta(days=3)
+    after = RefreshRecord(
+        refresh_token=SecretStr("sbx-kept"), obtained_at=NOW, refresh_expires_at=end
+    )
+    last_report = CredentialHealth(
+        state="refresh_expiring", refresh_expires_at=end, refresh_used_at=NOW - HOUR
+    )
+    assert lifetime_renews(None, after)  # what a missing before used to mean
+    assert not lifetime_renews(_as_read_before(last_report), after)
+    assert _as_read_before(CredentialHealth(state="healthy")) is None

@@ -344,16 +344,42 @@ def test_a_health_report_lost_to_a_vault_outage_is_written_by_the_next_run(
         health = refresher.store.read_health(name)
         assert health is not None and health.state == "healthy", grant
 
-        stale = health.model_copy(
-            update={
-                "state": "failing",
-                "consecutive_failures": 3,
-                "last_success_at": health.last_success_at - timedelta(hours=1),
-            }
+        failing = health.model_copy(
+            update={"state": "failing", "consecutive_failures": 3, "next_attempt_at": None}
         )
-        refresher.store.write_health(name, stale)
-        plan = refresher.plan([name])
+        refresher.store.write_health(name, failing)  # a failure reported after the token
+        assert refresher.plan([name]).due == [], "a newer failure must stand"
+
+        current = refresher.store.read_token(name)  # a token landing after that report ...
+        assert current.token is not None
+        refresher.store.write_token(name, current.token, cas=current.version)
+        plan = refresher.plan([name])  # ... whose own report was lost
         assert plan.due == [name], "a health record behind the stored token must be rewritten"
         assert refresher.refresh(name, snapshot=refresher.planned(name)).status == "skipped"
         health = refresher.store.read_health(name)
         assert health is not None and health.state == "healthy" and not health.consecutive_failures
+
+
+def test_a_late_report_never_moves_health_back_to_an_older_token(
+    refresher: Refresher, new_credential: NewCredential
+) -> None:
+    """A slow run reporting its token after another run stored and reported a newer one loses
+    the check-and-set; rebuilding its report over the newer one would put the older token's
+    expiry back in the health record."""
+    name, _ = new_credential()
+    assert refresher.refresh(name).status == "refreshed"
+    old_token = stored_token(refresher.store, name)
+    old_report = refresher.store.read_health_versioned(name)
+    assert refresher.refresh(name, force=True).status == "refreshed"
+    new_token = stored_token(refresher.store, name)
+    snapshot = refresher.snapshot(name)
+    refresher.health.success(
+        name,
+        old_token,
+        definition=snapshot.definition,
+        client_version=snapshot.client_version,
+        before=None,
+        previous=old_report,
+    )
+    health = refresher.store.read_health(name)
+    assert health is not None and health.expires_at == new_token.expires_at

@@ -80,16 +80,18 @@ def snap(
     grant: str = "refresh_token", *, tok: Token | str | None = FRESH, stored_seed: int | None = 1,
     claim: Intent | None = None, sd: Seed | None = None, hl: CredentialHealth | None = None,
     legacy: tuple[SecretStr, int | None] | None = None, record: bool = True,
-    client_version: int = 1, **extra: object,
+    client_version: int = 1, written: tuple[datetime, datetime] | None = None, **extra: object,
 ) -> Snapshot:
+    """``written``: when Vault wrote the token and the health record (by Vault's clock)."""
     rotating = grant == "refresh_token"
     rec = RefreshRecord(refresh_token=SecretStr("sbx-refresh"), seed_version=stored_seed)
     rec = rec.model_copy(update={"intent": claim}) if record and rotating else None
     return Snapshot(
         definition=definition(grant, **extra), client_version=client_version,
-        token=VersionedToken(token() if tok == FRESH else tok, 4, legacy),
+        token=VersionedToken(token() if tok == FRESH else tok, 4, legacy,
+                             written[0] if written else None),
         refresh=VersionedRefresh(rec, 3 if rotating else 0), seed=sd if rotating else None,
-        health=hl,
+        health=hl, health_written_at=written[1] if written else None,
     )
 # fmt: on
 
@@ -186,13 +188,24 @@ def test_due_reason(snapshot: Snapshot, options: dict, expected: str | None) -> 
 
 FRESH_AT = token().obtained_at
 SUCCESS = health("healthy", last_success_at=FRESH_AT)
+M, HOUR = timedelta(minutes=1), timedelta(hours=1)
 # fmt: off
 STEPS = table(
     ("reported", snap(hl=SUCCESS), "skip"),
     ("health-lost", snap(hl=None), "report"),
-    ("health-behind-the-token",
-     snap(hl=health("failing", last_success_at=FRESH_AT - timedelta(hours=1))), "report"),
+    ("success-report-lost-after-a-failure",
+     snap(hl=health("failing", last_attempt_at=FRESH_AT - M, last_success_at=FRESH_AT - HOUR)),
+     "report"),
     ("failure-after-the-token", snap(hl=health("failing", last_success_at=FRESH_AT)), "skip"),
+    ("backoff-after-the-token", snap(hl=health(
+        "failing", last_attempt_at=FRESH_AT + M, last_success_at=FRESH_AT - HOUR,
+        next_attempt_at=NOW + timedelta(seconds=60))), "skip"),
+    ("revoked-after-the-token", snap(hl=health(
+        "revoked", last_attempt_at=FRESH_AT + M, last_success_at=FRESH_AT - HOUR)), "skip"),
+    ("vault-clock-token-newer", snap(written=(NOW, NOW - M), hl=health(
+        "failing", last_attempt_at=FRESH_AT + HOUR, last_success_at=FRESH_AT - HOUR)), "report"),
+    ("vault-clock-health-newer", snap(written=(NOW - M, NOW), hl=health(
+        "failing", last_attempt_at=FRESH_AT - HOUR, last_success_at=FRESH_AT - HOUR)), "skip"),
     ("never-succeeded-no-token", snap(tok=None, hl=health("failing")), "refresh"),
     ("client-credentials-health-lost", snap(CC, hl=None), "report"),
     ("due-beats-report", snap(tok=token(due_in=0), hl=None), "refresh"),

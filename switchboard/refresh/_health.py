@@ -55,9 +55,15 @@ class HealthWriter:
     ) -> tuple[CredentialHealth, AlertNotice | None]:
         """Record health after a refresh stored ``token``, the radar's reading included.
 
-        A success is not dropped for a report written meanwhile: it is rebuilt over that one
-        (once), so its alerts are carried or cleared, and the notice given, exactly once.
+        ``before`` is the refresh record the refresh started from; ``None`` when unknown (a
+        journal replay, a report that was lost): then the previous report's reading of the
+        record stands in, so a fixed lifetime is not mistaken for a renewed one. A success is
+        not dropped for a report written meanwhile: it is rebuilt over that one (once), so its
+        alerts are carried or cleared, and the notice given, exactly once; it is dropped for a
+        report of this token or a newer one.
         """
+        if before is None and previous[0] is not None:
+            before = _as_read_before(previous[0])
         after, radar = None, RadarReading()
         if definition.grant == "refresh_token":  # what the provider said of its lifetime
             try:
@@ -86,6 +92,9 @@ class HealthWriter:
                 previous = self.store.read_health_versioned(name)
             except SwitchboardError:
                 break
+            stored = previous[0]
+            if stored and stored.last_success_at and stored.last_success_at >= token.obtained_at:
+                return stored, None  # that report is of this token or a newer one
         return health, None
 
     def failure(
@@ -122,3 +131,12 @@ class HealthWriter:
             logger.warning("%s: could not record health: %s", name, exc)
             return "failed"
         return "written"
+
+
+def _as_read_before(health: CredentialHealth) -> RefreshRecord | None:
+    """The refresh record as the last report saw it: its lifetime's end and when it was used."""
+    if health.refresh_expires_at is None:
+        return None
+    return RefreshRecord(
+        refresh_expires_at=health.refresh_expires_at, obtained_at=health.refresh_used_at
+    )

@@ -125,15 +125,22 @@ def next_step(
 
 
 def health_lags(snapshot: Snapshot) -> bool:
-    """The stored token is newer than the last success the health record knows of."""
-    token, health = snapshot.token.token, snapshot.health
-    if token is None:
+    """The token record was written after the last health report, which therefore does not
+    describe it (that report's write was lost).
+
+    Judged by Vault's write times, one clock for every worker: a failure reported after the
+    token landed (backoff, a revocation) is newer news and stays. Without them (a record read
+    some other way), by the report's own times, which carry the workers' clocks.
+    """
+    token, health = snapshot.token, snapshot.health
+    if token.token is None:
         return False
-    return (
-        health is None
-        or health.last_success_at is None
-        or (health.last_success_at < token.obtained_at)
-    )
+    if health is None:
+        return True
+    if token.written_at is not None and snapshot.health_written_at is not None:
+        return token.written_at > snapshot.health_written_at
+    known = [moment for moment in (health.last_attempt_at, health.last_success_at) if moment]
+    return not known or max(known) < token.token.obtained_at
 
 
 def due_reason(

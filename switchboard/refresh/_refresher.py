@@ -28,6 +28,7 @@ from switchboard._exceptions import (
 )
 from switchboard._models import (
     RefreshOutcome,
+    RefreshStatus,
     StoredToken,
     utcnow,
 )
@@ -231,13 +232,13 @@ class Refresher:
         reading the credential again. ``force`` overrides "not due", never a backoff or a
         revocation. ``idle_after`` is ``due_reason``'s keep-alive override, as given to ``plan``.
         """
-        replayed = False
+        replayed, notice, alert = False, None, None
         try:
             replay = self.pairs.replay(name)
             replayed = replay is not None and replay.token is not None
             if replay is not None and replay.token is not None:
                 definition, client_version = self.store.read_client_versioned(name)
-                self.health.success(
+                replay_health, notice = self.health.success(
                     name,
                     replay.token,
                     definition=definition,
@@ -245,6 +246,7 @@ class Refresher:
                     before=None,
                     previous=self.store.read_health_versioned(name),
                 )
+                alert = replay_health.alerts[-1].cause if notice == "alert" else None
             if snapshot is None or replay is not None or snapshot.age > PLAN_REUSE_SECONDS:
                 snapshot = self.snapshot(name)
             now = self.clock()
@@ -253,8 +255,10 @@ class Refresher:
             )
             if step in ("busy", "skip"):
                 token, health = snapshot.token.token, snapshot.health
-                return outcome(
-                    name, "busy" if step == "busy" else "skipped", token, health, replayed=replayed
+                status: RefreshStatus = "busy" if step == "busy" else "skipped"
+                return outcome(name, status, token, health, replayed=replayed).model_copy(
+                    # the replay's notice: its report is the one that landed
+                    update={"recovered": notice == "recovered", "alert": alert}
                 )
             if step == "in_doubt":
                 raise in_doubt(name, snapshot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import SecretStr
 
@@ -24,6 +25,7 @@ class Snapshot:
     seed: Seed | None
     health: CredentialHealth | None
     health_version: int = 0
+    health_written_at: datetime | None = None  # by Vault's clock, like ``token.written_at``
     read_at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
@@ -85,7 +87,7 @@ def read_snapshot(store: CredentialStore, name: str) -> Snapshot:
     seed = store.read_seed(name) if rotating else None
     token = store.read_token(name)
     refresh = store.read_refresh(name) if rotating else VersionedRefresh(None, 0)
-    health, health_version = store.read_health_versioned(name)
+    health, health_version, health_written_at = store.read_health_dated(name)
     return Snapshot(
         definition=definition,
         client_version=client_version,
@@ -94,4 +96,5 @@ def read_snapshot(store: CredentialStore, name: str) -> Snapshot:
         seed=seed,
         health=health,
         health_version=health_version,
+        health_written_at=health_written_at,
     )

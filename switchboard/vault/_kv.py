@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import hvac.exceptions
@@ -29,12 +30,13 @@ class Versioned:
 @dataclass(frozen=True)
 class Current:
     """A key's latest version: its data (``None`` if never written, deleted or destroyed), the
-    version a check-and-set write must name (0 only when the key never existed) and the key's
-    custom metadata."""
+    version a check-and-set write must name (0 only when the key never existed), the key's
+    custom metadata, and when Vault wrote that version (by Vault's clock, not a worker's)."""
 
     data: dict[str, Any] | None
     version: int
     custom_metadata: dict[str, str] = field(default_factory=dict)
+    written_at: datetime | None = None
 
     def __repr__(self) -> str:  # the data may hold secrets
         keys = sorted(self.data) if self.data is not None else None
@@ -80,6 +82,7 @@ class KV:
             data=dict(data) if isinstance(data, dict) else None,
             version=int(metadata.get("version") or 0),
             custom_metadata=dict(metadata.get("custom_metadata") or {}),
+            written_at=_vault_time(metadata.get("created_time")),
         )
 
     def write(self, path: str, data: dict[str, Any], *, cas: int | None = None) -> int:
@@ -115,3 +118,16 @@ class KV:
         except VaultNotFound:
             return []
         return [str(key) for key in response["data"]["keys"]]
+
+
+def _vault_time(text: object) -> datetime | None:
+    """Vault's RFC 3339 time (nanoseconds); ``None`` when absent or unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    seconds, _, rest = text.rstrip("Z").partition(".")
+    try:
+        moment = datetime.fromisoformat(seconds).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    digits = "".join(ch for ch in rest if ch.isdigit())[:6].ljust(6, "0")
+    return moment.replace(microsecond=int(digits))

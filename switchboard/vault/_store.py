@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import SecretStr
 
@@ -36,6 +37,7 @@ class VersionedToken:
     token: StoredToken | None
     version: int
     legacy_refresh: tuple[SecretStr, int | None] | None = None
+    written_at: datetime | None = None  # by Vault's clock
 
     def __repr__(self) -> str:
         return f"VersionedToken(version={self.version}, stored={self.token is not None})"
@@ -130,7 +132,7 @@ class CredentialStore:
     def read_token(self, name: str) -> VersionedToken:
         found = self.kv.read_current(self.path(name, "token"))
         if found.data is None:
-            return VersionedToken(None, found.version)
+            return VersionedToken(None, found.version, written_at=found.written_at)
         legacy = None
         if found.data.get("refresh_token"):
             seed_version = found.data.get("seed_version")
@@ -139,7 +141,7 @@ class CredentialStore:
                 int(seed_version) if isinstance(seed_version, int) else None,
             )
         token = StoredToken.from_vault(found.data, path=self.where(name, "token"))
-        return VersionedToken(token, found.version, legacy)
+        return VersionedToken(token, found.version, legacy, found.written_at)
 
     def write_token(self, name: str, token: StoredToken, *, cas: int) -> int:
         """Write with check-and-set; ``CASConflict`` means another run wrote first."""
@@ -161,11 +163,16 @@ class CredentialStore:
 
     def read_health_versioned(self, name: str) -> tuple[CredentialHealth | None, int]:
         """The health record and the version a check-and-set write must name."""
+        health, version, _ = self.read_health_dated(name)
+        return health, version
+
+    def read_health_dated(self, name: str) -> tuple[CredentialHealth | None, int, datetime | None]:
+        """The health record, its version, and when Vault wrote it (by Vault's clock)."""
         found = self.kv.read_current(self.path(name, "health"))
         if found.data is None:
-            return None, found.version
+            return None, found.version, found.written_at
         health = CredentialHealth.from_vault(found.data, path=self.where(name, "health"))
-        return health, found.version
+        return health, found.version, found.written_at
 
     def write_health(self, name: str, health: CredentialHealth, *, cas: int | None = None) -> int:
         """Write health; with ``cas``, only over that version (a report that is not stale)."""
