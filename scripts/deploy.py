@@ -73,7 +73,9 @@ def install_automations(api_url: str, path: Path = ROOT / "automations.yaml") ->
         ids = {automation["name"]: automation["id"] for automation in existing}
         for automation in wanted:
             if automation["name"] in ids:
-                api.put(f"automations/{ids[automation['name']]}", json=automation)
+                api.put(
+                    f"automations/{ids[automation['name']]}", json=automation
+                ).raise_for_status()
             else:
                 api.post("automations/", json=automation).raise_for_status()
 
