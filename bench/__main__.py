@@ -23,17 +23,25 @@ from pathlib import Path
 from typing import Any
 
 from bench._curves import BATCH_SIZES, RATES, batch_curve, latency_curve
+from bench._fleet_curve import FLEET_SIZES, fleet_curve
 from bench._ingress import account_env
 from bench._measure import PeakMemory, wait_until_idle
 from bench._plots import draw
 from bench._prefect_api import run_prefect_api
 from bench._report import render
-from bench._routing import BEARER, ORCH_ACCOUNT, RoutingConfig, prepare_routing, run_routing
+from bench._routing import (
+    BEARER,
+    ORCH_ACCOUNT,
+    VARIANTS,
+    RoutingConfig,
+    prepare_routing,
+    run_routing,
+)
 from bench._servers import bench_servers
 from bench._tokens import TokenConfig, run_tokens
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("routing", "curve", "batch-curve", "tokens", "prefect-api")
+PARTS = ("routing", "curve", "batch-curve", "tokens", "fleet-curve", "prefect-api")
 
 
 def _ints(text: str | None, default: list[int]) -> list[int]:
@@ -86,8 +94,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         help="comma-separated parts to run: " + ", ".join(PARTS) + " (routing: throughput and "
         "open-loop latency; curve: latency against offered rate; batch-curve: throughput and "
-        "CPU against batch size; tokens: the 1,000-credential fleet; prefect-api: flow-run API "
-        "latency by call, a diagnostic); default all",
+        "CPU against batch size; tokens: the 1,000-credential fleet; fleet-curve: 100 to "
+        "10,000 credentials and the capacity; prefect-api: flow-run API latency by call, a "
+        "diagnostic); default all",
     )
     parser.add_argument("--repeats", type=int, help="repetitions per scenario (default 3)")
     parser.add_argument("--sizes", help="routing sizes, comma-separated (default 1000,10000)")
@@ -111,6 +120,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--batch-events", type=int, help="batch-curve: events per point (default 3000)"
+    )
+    parser.add_argument(
+        "--fleet-sizes", help="fleet-curve: fleet sizes, comma-separated (default 100,1000,10000)"
+    )
+    parser.add_argument(
+        "--refresh-token-credentials",
+        type=int,
+        help="fleet-curve: size of the refresh-token fleet (default 1000)",
     )
     parser.add_argument(
         "--concurrency",
@@ -197,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                         else ([50.0, 200.0] if quick else list(RATES)),
                         seconds=args.curve_seconds or (1.0 if quick else 10.0),
                         search=not quick,
-                        plain=routing.plain,
+                        variants=["plain", "orchestrated"] if routing.plain else ["orchestrated"],
                         settings=routing.ingress_settings,
                     )
                 if "batch-curve" in parts:
@@ -209,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                         ),
                         events=args.batch_events or (60 if quick else 3000),
                         concurrency=routing.concurrency,
-                        plain=routing.plain,
+                        variants=[v for v in VARIANTS if routing.plain or v != "plain"],
                         settings=routing.ingress_settings,
                     )
                 if "prefect-api" in parts:
@@ -223,6 +240,16 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"bench: Prefect server idle after {settled:.0f} s", file=sys.stderr)
                     results["tokens"] = run_tokens(servers, tokens, memory)
                     results["tokens"]["waited_for_idle_prefect_seconds"] = settled
+                if "fleet-curve" in parts:
+                    wait_until_idle(servers.prefect.process.pid)
+                    results["fleet_curve"] = fleet_curve(
+                        servers,
+                        memory,
+                        sizes=_ints(args.fleet_sizes, [5, 12] if quick else list(FLEET_SIZES)),
+                        repeats=1 if quick else (args.repeats or 1),
+                        refresh_token_fleet=args.refresh_token_credentials
+                        or (4 if quick else 1000),
+                    )
             except BaseException:
                 print(servers.log_tails(), file=sys.stderr)
                 raise

@@ -11,20 +11,12 @@ amortises it.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from bench._measure import PeakMemory
-from bench._routing import (
-    ORCH_ACCOUNT,
-    PLAIN_ACCOUNT,
-    effective_settings,
-    ingress_run,
-    ingresses,
-    open_loop,
-)
-from bench._scenario import all_recorded, make_events
+from bench._routing import effective_settings, ingresses, offer
+from bench._scenario import all_recorded
 from bench._servers import BenchServers
 
 __all__ = ["BATCH_SIZES", "RATES", "batch_curve", "latency_curve"]
@@ -36,10 +28,6 @@ _SEARCH_FACTOR = 1.5
 _SEARCH_CEILING = 3200.0
 """No rate beyond this: the machine's closed-loop throughput is far lower, so p99 has passed
 1 s long before (a ceiling keeps a surprise from offering an unbounded backlog)."""
-
-
-def _log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def _point(rate: float, run: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +64,7 @@ def latency_curve(
     rates: Sequence[float] = RATES,
     seconds: float,
     search: bool = True,
-    plain: bool,
+    variants: Sequence[str],
     settings: dict[str, str],
 ) -> dict[str, Any]:
     """p50/p95/p99 event-to-message time at each rate (``seconds`` of events each); with
@@ -86,15 +74,12 @@ def latency_curve(
 
     def measure(rate: float) -> None:
         events = max(20, round(rate * seconds))
-        found = open_loop(
-            servers, orchestrated, second, tag=f"c{next(counter)}", events=events, rate=rate
-        )
+        found = offer(servers, processes, tag=f"c{next(counter)}", events=events, rate=rate)
         for variant, run in found.items():
             points.setdefault(variant, []).append(_point(rate, run))
 
-    with ingresses(servers, memory, plain=plain, settings=settings, name="-curve") as (
-        orchestrated,
-        second,
+    with ingresses(servers, memory, variants=variants, settings=settings, name="-curve") as (
+        processes,
         _,
     ):
         for rate in rates:
@@ -121,7 +106,7 @@ def batch_curve(
     batch_sizes: Sequence[int] = BATCH_SIZES,
     events: int,
     concurrency: int,
-    plain: bool,
+    variants: Sequence[str],
     settings: dict[str, str],
 ) -> dict[str, Any]:
     """Closed-loop throughput and CPU per 1,000 events at each ``max_batch_size``."""
@@ -130,36 +115,24 @@ def batch_curve(
         with ingresses(
             servers,
             memory,
-            plain=plain,
+            variants=variants,
             settings={**settings, "max_batch_size": str(size)},
             name=f"-batch{size}",
-        ) as (orchestrated, second, _):
-            for variant, ingress, account in (
-                ("plain", second, PLAIN_ACCOUNT),
-                ("orchestrated", orchestrated, ORCH_ACCOUNT),
-            ):
-                if ingress is None:
-                    continue
-                _log(f"batch curve: max_batch_size={size}, {events} events, {variant}")
-                prefix = f"{variant[0]}b{size}"
-                run = ingress_run(
-                    servers,
-                    ingress,
-                    account,
-                    prefix,
-                    make_events(prefix, events),
-                    concurrency=concurrency,
-                )
-                cpu = run["cpu_seconds_per_1000_events"]
-                points.setdefault(variant, []).append(
-                    {
-                        "max_batch_size": size,
-                        "events": events,
-                        "events_per_second": run["events_per_second"],
-                        "cpu_seconds_per_1000_events": cpu,
-                        "cpu_total_per_1000_events": math.fsum(cpu.values()),
-                        "statuses": run["statuses"],
-                        "messages": run["messages"],
-                    }
-                )
+        ) as (processes, _):
+            found = offer(
+                servers, processes, tag=f"b{size}", events=events, concurrency=concurrency
+            )
+        for variant, run in found.items():
+            cpu = run["cpu_seconds_per_1000_events"]
+            points.setdefault(variant, []).append(
+                {
+                    "max_batch_size": size,
+                    "events": events,
+                    "events_per_second": run["events_per_second"],
+                    "cpu_seconds_per_1000_events": cpu,
+                    "cpu_total_per_1000_events": math.fsum(cpu.values()),
+                    "statuses": run["statuses"],
+                    "messages": run["messages"],
+                }
+            )
     return {"events": events, "concurrency": concurrency, "points": points}

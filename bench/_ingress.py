@@ -1,4 +1,5 @@
-"""Start the ingress as its own process: Switchboard's (``switchboard ingest``) or the plain one.
+"""Start a routing server as its own process: Switchboard's ingress (``switchboard ingest``),
+the plain one, or the raw floor (``bench._raw_routing``).
 
 The plain ingress (``python -m bench._plain_ingress``) is the same ASGI app and batcher with a
 handler that calls ``switchboard.routing.route_batch`` directly: Switchboard without Prefect.
@@ -20,6 +21,7 @@ from scripts.deploy import ROOT
 __all__ = [
     "INGRESS_COMMAND",
     "PLAIN_INGRESS_COMMAND",
+    "RAW_INGRESS_COMMAND",
     "WEBHOOK_SECRET",
     "account_env",
     "start_ingress",
@@ -27,6 +29,7 @@ __all__ = [
 
 INGRESS_COMMAND = (sys.executable, "-m", "serve", "ingest")
 PLAIN_INGRESS_COMMAND = (sys.executable, "-m", "bench._plain_ingress")
+RAW_INGRESS_COMMAND = (sys.executable, "-m", "bench._raw_routing")
 WEBHOOK_SECRET = SecretStr("sbx-webhook-" + secrets.token_urlsafe(24))
 """The bench's ingresses take only requests signed with this (the load generator signs)."""
 

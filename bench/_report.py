@@ -11,7 +11,7 @@ from bench._scenario import all_recorded
 
 __all__ = ["render", "targets", "token_floor"]
 
-_CPU_ROLES = ("bench (load generator / raw)", "ingress", "prefect server", "sandbox", "openbao")
+_CPU_ROLES = ("bench (load generator)", "routing server", "prefect server", "sandbox", "openbao")
 
 
 def token_floor(tokens: dict[str, Any]) -> str:
@@ -151,10 +151,11 @@ def render(results: dict[str, Any]) -> str:
 
 _ROUTING_INTRO = (
     "Throughput runs keep {concurrency} single-event POSTs outstanding (closed loop); time is "
-    "first POST sent → last answer or last message recorded, whichever is later. `raw` = uvloop "
-    "and a minimal HTTP/1.1 client making the same upstream calls in-process (no HTTP ingress); "
-    "`plain` = the same ingress app and routing core with the flow replaced by a direct call "
-    "(Switchboard without Prefect); `orchestrated` = `switchboard ingest` (one "
+    "first POST sent → last answer or last message recorded, whichever is later. Every variant "
+    "is a server process taking the same signed POSTs: `raw` = a hand-written asyncio server "
+    "making the same upstream calls with a minimal HTTP/1.1 client (`bench._raw_routing`); "
+    "`plain` = Switchboard's ingress app and routing core with the flow replaced by a direct "
+    "call (Switchboard without Prefect); `orchestrated` = `switchboard ingest` (one "
     "`route_conversations` flow run per batch). Ratios are to the floor: the faster of raw and "
     "plain in this run."
 )

@@ -37,7 +37,7 @@ def _batch(curve: dict[str, Any]) -> list[str]:
         "",
         "### Throughput and CPU against batch size (closed loop)",
         "",
-        f"{curve['events']} events, {curve['concurrency']} outstanding, both ingresses "
+        f"{curve['events']} events, {curve['concurrency']} outstanding, every server "
         "restarted with each `max_batch_size` (so batches are full).",
         "",
         *header("max batch", "variant", "events/s", "CPU-s / 1,000 events", "of which ingress"),

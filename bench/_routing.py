@@ -1,9 +1,10 @@
-"""Routing benchmark: ingress → flow runs → sandbox messages, against the raw baseline.
+"""Routing benchmark: signed POSTs → routing server → sandbox messages, three servers compared.
 
-Per size, each repetition runs the raw baseline, the plain ingress (Switchboard without Prefect)
-and Switchboard's ingress on the same events, in that order. Latency is measured separately
-at an open-loop offered load. Upstream calls come from the sandbox counters, Vault operations
-from the audit log, peak memory from /proc.
+Per size, each repetition offers fresh events to the raw floor (``bench._raw_routing``), the
+plain ingress (Switchboard without Prefect) and Switchboard's ingress, in that order, all as
+their own processes driven by the same load generator. Latency is measured separately at an
+open-loop offered load. Upstream calls come from the sandbox counters, Vault operations from
+the audit log, CPU and peak memory from /proc.
 """
 
 from __future__ import annotations
@@ -21,29 +22,44 @@ import httpx2
 import uvloop
 from pydantic import SecretStr
 
-from bench._ingress import INGRESS_COMMAND, PLAIN_INGRESS_COMMAND, WEBHOOK_SECRET, start_ingress
+from bench._ingress import (
+    INGRESS_COMMAND,
+    PLAIN_INGRESS_COMMAND,
+    RAW_INGRESS_COMMAND,
+    WEBHOOK_SECRET,
+    start_ingress,
+)
 from bench._loadgen import Sent, offer_closed_loop, offer_open_loop
 from bench._measure import PeakMemory, VaultAudit, cpu_seconds, median, summarize
-from bench._raw_routing import route_raw
 from bench._scenario import expected_message, make_events, set_scenario
 from bench._servers import BenchServers
 from sandbox.servers import ManagedProcess
 
 __all__ = [
     "ORCH_ACCOUNT",
-    "PLAIN_ACCOUNT",
+    "VARIANTS",
     "RoutingConfig",
     "effective_settings",
-    "ingress_run",
     "ingresses",
-    "open_loop",
+    "offer",
     "prepare_routing",
     "run_routing",
 ]
 
 BEARER = "bench-lp"
 ORCH_ACCOUNT = "bench-orchestrated"
-PLAIN_ACCOUNT = "bench-plain"
+VARIANTS = ("raw", "plain", "orchestrated")
+ACCOUNTS = {"raw": "bench-raw", "plain": "bench-plain", "orchestrated": ORCH_ACCOUNT}
+COMMANDS = {
+    "raw": RAW_INGRESS_COMMAND,
+    "plain": PLAIN_INGRESS_COMMAND,
+    "orchestrated": INGRESS_COMMAND,
+}
+ROLES = {
+    "raw": "raw routing server (no Switchboard)",
+    "plain": "plain ingress (no Prefect)",
+    "orchestrated": "ingress (switchboard ingest, flow runs in process)",
+}
 COUNTERS = ("csds", "agent_view", "queue_health", "messages", "messages_deduplicated")
 
 
@@ -75,7 +91,8 @@ def _log(message: str) -> None:
 def prepare_routing(servers: BenchServers) -> None:
     """The LivePerson bearer in Vault and the orchestrated account's scenario."""
     seed_bearer(servers)
-    set_scenario(servers.sandbox.url, ORCH_ACCOUNT)
+    for account in ACCOUNTS.values():
+        set_scenario(servers.sandbox.url, account)
 
 
 def seed_bearer(servers: BenchServers) -> None:
@@ -123,18 +140,16 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in before}
 
 
-def _cpu(servers: BenchServers, ingress: ManagedProcess | None) -> dict[str, float]:
+def _cpu(servers: BenchServers, server: ManagedProcess) -> dict[str, float]:
     """CPU seconds used so far, per process (the bench process is the load generator)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    found = {
-        "bench (load generator / raw)": usage.ru_utime + usage.ru_stime,
+    return {
+        "bench (load generator)": usage.ru_utime + usage.ru_stime,
+        "routing server": cpu_seconds(server.process.pid),
         "prefect server": cpu_seconds(servers.prefect.process.pid),
         "sandbox": cpu_seconds(servers.sandbox.process.pid),
         "openbao": cpu_seconds(servers.openbao.process.pid),
     }
-    if ingress is not None:
-        found["ingress"] = cpu_seconds(ingress.process.pid)
-    return found
 
 
 def _cpu_delta(before: dict[str, float], after: dict[str, float], events: int) -> dict[str, float]:
@@ -170,7 +185,7 @@ def _check_messages(
     return {"expected": len(expected), "recorded": len(messages), "wrong": wrong, "extra": extra}
 
 
-def ingress_run(
+def _ingress_run(
     servers: BenchServers,
     ingress: ManagedProcess,
     account_id: str,
@@ -234,43 +249,6 @@ def _ingress_result(
     }
 
 
-def _raw_run(
-    servers: BenchServers, account_id: str, prefix: str, events: list[dict[str, Any]]
-) -> dict[str, Any]:
-    set_scenario(servers.sandbox.url, account_id)
-    audit = VaultAudit(servers.audit_log)
-    audit.mark()
-    before = _counters(servers)
-    cpu_before = _cpu(servers, None)
-    result = uvloop.run(
-        route_raw(
-            vault_url=servers.openbao.url,
-            vault_token=servers.root_token,
-            token_path=f"switchboard/credentials/{BEARER}/token",
-            csds_host=servers.sandbox.url.removeprefix("http://"),
-            account_id=account_id,
-            events=events,
-        )
-    )
-    cpu = _cpu_delta(cpu_before, _cpu(servers, None), len(events))
-    upstream = _delta(before, _counters(servers))
-    vault = audit.count()
-    messages = _messages(servers, account_id, prefix)
-    n = len(events)
-    return {
-        "events": n,
-        "seconds": result["seconds"],
-        "events_per_second": n / result["seconds"],
-        "batches": result["batches"],
-        "messages": _check_messages(events, messages),
-        "upstream": upstream,
-        "upstream_per_event": {k: v / n for k, v in upstream.items()},
-        "vault": vault,
-        "vault_reads_per_event": vault["reads"] / n,
-        "cpu_seconds_per_1000_events": cpu,
-    }
-
-
 def _warm_up(
     servers: BenchServers, ingress: ManagedProcess, account_id: str, tag: str
 ) -> dict[str, Any]:
@@ -314,47 +292,37 @@ def ingresses(
     servers: BenchServers,
     memory: PeakMemory,
     *,
-    plain: bool,
+    variants: Sequence[str],
     settings: dict[str, str],
     name: str = "",
-) -> Iterator[tuple[ManagedProcess, ManagedProcess | None, dict[str, Any]]]:
-    """Both ingresses with ``settings`` (``SWITCHBOARD_INGRESS_*``), warmed up; their warm-up."""
+) -> Iterator[tuple[dict[str, ManagedProcess], dict[str, Any]]]:
+    """The ``variants``' servers with ``settings`` (``SWITCHBOARD_INGRESS_*``), warmed up, in
+    ``VARIANTS`` order; and their warm-up times."""
     env = {f"SWITCHBOARD_INGRESS_{k.upper()}": v for k, v in settings.items()}
-    orchestrated = start_ingress(
-        servers,
-        name=f"ingress{name}",
-        command=INGRESS_COMMAND,
-        account_id=ORCH_ACCOUNT,
-        bearer_credential=BEARER,
-        extra_env=env,
-    )
-    second = (
-        start_ingress(
-            servers,
-            name=f"plain-ingress{name}",
-            command=PLAIN_INGRESS_COMMAND,
-            account_id=PLAIN_ACCOUNT,
-            bearer_credential=BEARER,
-            extra_env=env,
-        )
-        if plain
-        else None
-    )
+    started: dict[str, ManagedProcess] = {}
     try:
-        memory.watch("ingress (switchboard ingest, flow runs in process)", orchestrated.process.pid)
-        warm = {"orchestrated": _warm_up(servers, orchestrated, ORCH_ACCOUNT, f"o{name}")}
-        if second is not None:
-            memory.watch("plain ingress (no Prefect)", second.process.pid)
-            warm["plain"] = _warm_up(servers, second, PLAIN_ACCOUNT, f"p{name}")
-        yield orchestrated, second, warm
+        for variant in (v for v in VARIANTS if v in variants):
+            started[variant] = start_ingress(
+                servers,
+                name=f"{variant}{name}",
+                command=COMMANDS[variant],
+                account_id=ACCOUNTS[variant],
+                bearer_credential=BEARER,
+                extra_env=env,
+            )
+            memory.watch(ROLES[variant], started[variant].process.pid)
+        warm = {
+            variant: _warm_up(servers, process, ACCOUNTS[variant], f"{variant[0]}{name}")
+            for variant, process in started.items()
+        }
+        yield started, warm
     finally:
-        orchestrated.stop(timeout=40)
-        if second is not None:
-            second.stop(timeout=40)
+        for process in started.values():
+            process.stop(timeout=40)
 
 
 def effective_settings(overrides: dict[str, str]) -> dict[str, Any]:
-    """The ingress's batching settings after ``overrides``, as both ingresses read them."""
+    """The ingress's batching settings after ``overrides``, as every variant reads them."""
     from switchboard.ingress import IngressSettings
 
     effective = IngressSettings.model_validate(
@@ -369,69 +337,60 @@ def effective_settings(overrides: dict[str, str]) -> dict[str, Any]:
     )
 
 
-def open_loop(
+def offer(
     servers: BenchServers,
-    orchestrated: ManagedProcess,
-    plain: ManagedProcess | None,
+    processes: dict[str, ManagedProcess],
     *,
     tag: str,
     events: int,
-    rate: float,
+    rate: float | None = None,
+    concurrency: int = 1000,
 ) -> dict[str, dict[str, Any]]:
-    """``events`` offered at ``rate`` to the plain ingress, then to the orchestrated one."""
+    """``events`` fresh events to each of ``processes`` in turn: open loop at ``rate``, else
+    closed loop at ``concurrency``."""
     found = {}
-    targets = [("plain", plain, PLAIN_ACCOUNT), ("orchestrated", orchestrated, ORCH_ACCOUNT)]
-    for variant, ingress, account in targets:
-        if ingress is None:
-            continue
-        _log(f"open loop: {events} events at {rate:g}/s, {variant} ({tag})")
+    for variant, process in processes.items():
+        how = f"at {rate:g}/s" if rate else f"{concurrency} outstanding"
+        _log(f"{tag}: {events} events {how}, {variant}")
         prefix = f"{variant[0]}{tag}"
-        found[variant] = ingress_run(
-            servers, ingress, account, prefix, make_events(prefix, events), rate=rate
+        found[variant] = _ingress_run(
+            servers,
+            process,
+            ACCOUNTS[variant],
+            prefix,
+            make_events(prefix, events),
+            rate=rate,
+            concurrency=concurrency,
         )
     return found
 
 
 def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory) -> dict[str, Any]:
     """Throughput at each size (raw, plain, orchestrated) and open-loop latency at one rate."""
-    set_scenario(servers.sandbox.url, PLAIN_ACCOUNT)
     results: dict[str, Any] = {
         "sizes": {},
         "config": vars(config),
         "ingress_settings": effective_settings(config.ingress_settings),
     }
-    with ingresses(servers, memory, plain=config.plain, settings=config.ingress_settings) as (
-        orchestrated,
-        plain,
+    variants = [v for v in VARIANTS if config.plain or v != "plain"]
+    with ingresses(servers, memory, variants=variants, settings=config.ingress_settings) as (
+        processes,
         warm,
     ):
         results["warm_up"] = warm
         for size in config.sizes:
-            runs: dict[str, list[dict[str, Any]]] = {"raw": [], "plain": [], "orchestrated": []}
+            runs: dict[str, list[dict[str, Any]]] = {variant: [] for variant in processes}
             for rep in range(config.repeats):
-                tag = f"s{size}r{rep}"
-                _log(f"routing {size} events, repetition {rep + 1}/{config.repeats}")
-                runs["raw"].append(
-                    _raw_run(servers, f"bench-raw-{tag}", tag, make_events(tag, size))
+                found = offer(
+                    servers,
+                    processes,
+                    tag=f"s{size}r{rep}",
+                    events=size,
+                    concurrency=config.concurrency,
                 )
-                for variant, ingress, account in (
-                    ("plain", plain, PLAIN_ACCOUNT),
-                    ("orchestrated", orchestrated, ORCH_ACCOUNT),
-                ):
-                    if ingress is not None:
-                        prefix = f"{variant[0]}{tag}"
-                        events = make_events(prefix, size)
-                        runs[variant].append(
-                            ingress_run(
-                                servers,
-                                ingress,
-                                account,
-                                prefix,
-                                events,
-                                concurrency=config.concurrency,
-                            )
-                        )
-            medians = {kind: _medians(r) for kind, r in runs.items() if r}
+                for variant, run in found.items():
+                    runs[variant].append(run)
+            medians = {kind: _medians(r) for kind, r in runs.items()}
             floor = min(("raw", "plain"), key=lambda k: medians.get(k, {}).get("seconds", math.inf))
             results["sizes"][str(size)] = {
                 "runs": runs,
@@ -441,14 +400,10 @@ def run_routing(servers: BenchServers, config: RoutingConfig, memory: PeakMemory
                 / medians[floor]["seconds"],
             }
         latency: dict[str, list[dict[str, Any]]] = {}
+        measured = {v: p for v, p in processes.items() if v != "raw"}
         for rep in range(config.repeats):
-            found = open_loop(
-                servers,
-                orchestrated,
-                plain,
-                tag=f"lat{rep}",
-                events=config.latency_events,
-                rate=config.rate,
+            found = offer(
+                servers, measured, tag=f"lat{rep}", events=config.latency_events, rate=config.rate
             )
             for variant, run in found.items():
                 latency.setdefault(variant, []).append(run)

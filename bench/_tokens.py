@@ -14,13 +14,13 @@ import time
 from typing import Any
 
 import httpx2
-from pydantic import SecretStr
 
+from bench._fleet import fleet_names, seed_fleet
 from bench._measure import PeakMemory, VaultAudit, cpu_seconds, median, run_child
 from bench._raw_tokens import refresh_raw
 from bench._servers import BenchServers
 
-__all__ = ["TokenConfig", "run_tokens"]
+__all__ = ["TokenConfig", "cpu_by_process", "one_variant", "run_in_process", "run_tokens"]
 
 CONCURRENCY = 8  # TokenSettings.max_concurrency's default: the flow's bound, and the raw one's
 
@@ -36,41 +36,18 @@ def _log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-async def _seed(servers: BenchServers, base: str, count: int) -> None:
+def _seed(servers: BenchServers, base: str, count: int, refresh_token_share: float) -> None:
     """``count`` sandbox clients and their definitions in Vault under ``base``: none has a token."""
-    from switchboard import ClientDefinition
-
-    gate = asyncio.Semaphore(16)
-    headers = {"X-Vault-Token": servers.root_token}
-    async with httpx2.AsyncClient(timeout=60) as http:
-
-        async def one(index: int) -> None:
-            name = f"{base}-{index:05d}"
-            async with gate:
-                client = (
-                    (
-                        await http.post(
-                            f"{servers.sandbox.url}/_control/clients",
-                            json={"client_id": name, "grant_types": ["client_credentials"]},
-                        )
-                    )
-                    .raise_for_status()
-                    .json()
-                )
-                definition = ClientDefinition(
-                    token_url=f"{servers.sandbox.url}/oauth/token",
-                    client_id=client["client_id"],
-                    client_secrets=(SecretStr(client["client_secret"]),),
-                )
-                (
-                    await http.post(
-                        f"{servers.openbao.url}/v1/secret/data/{base}/credentials/{name}/client",
-                        json={"data": definition.to_vault()},
-                        headers=headers,
-                    )
-                ).raise_for_status()
-
-        await asyncio.gather(*(one(i) for i in range(count)))
+    asyncio.run(
+        seed_fleet(
+            sandbox_url=servers.sandbox.url,
+            vault_url=servers.openbao.url,
+            vault_token=servers.root_token,
+            base=base,
+            names=fleet_names(base, count),
+            refresh_token_share=refresh_token_share,
+        )
+    )
 
 
 async def _count_tokens(servers: BenchServers, base: str, count: int) -> int:
@@ -79,8 +56,7 @@ async def _count_tokens(servers: BenchServers, base: str, count: int) -> int:
     headers = {"X-Vault-Token": servers.root_token}
     async with httpx2.AsyncClient(timeout=60) as http:
 
-        async def one(index: int) -> bool:
-            name = f"{base}-{index:05d}"
+        async def one(name: str) -> bool:
             async with gate:
                 response = await http.get(
                     f"{servers.openbao.url}/v1/secret/data/{base}/credentials/{name}/token",
@@ -88,17 +64,18 @@ async def _count_tokens(servers: BenchServers, base: str, count: int) -> int:
                 )
             return response.status_code == 200 and bool(response.json()["data"]["data"])
 
-        return sum(await asyncio.gather(*(one(i) for i in range(count))))
+        return sum(await asyncio.gather(*(one(name) for name in fleet_names(base, count))))
 
 
 def _token_counter(servers: BenchServers) -> int:
     body = httpx2.get(f"{servers.sandbox.url}/_control/counters", timeout=30).json()
-    return int(body["token"]["client_credentials"])
+    return int(body["token"]["client_credentials"]) + int(body["token"]["refresh_token"])
 
 
-def _subprocess_run(
+def run_in_process(
     servers: BenchServers, mode: str, base: str, memory: PeakMemory, role: str
 ) -> dict[str, Any]:
+    """``python -m bench._token_run mode`` on the fleet under ``base``; its result line."""
     env = servers.child_env(
         SWITCHBOARD_VAULT_BASE_PATH=base,
         SWITCHBOARD_TOKEN_MAX_CONCURRENCY=str(CONCURRENCY),
@@ -116,7 +93,7 @@ def _subprocess_run(
     return result
 
 
-def _cpu(servers: BenchServers) -> dict[str, float]:
+def cpu_by_process(servers: BenchServers) -> dict[str, float]:
     """CPU seconds so far: the refreshing client (this process, or its finished children)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -129,14 +106,22 @@ def _cpu(servers: BenchServers) -> dict[str, float]:
     }
 
 
-def _one_variant(
-    servers: BenchServers, variant: str, base: str, count: int, memory: PeakMemory
+def one_variant(
+    servers: BenchServers,
+    variant: str,
+    base: str,
+    count: int,
+    memory: PeakMemory,
+    *,
+    refresh_token_share: float = 0.0,
 ) -> dict[str, Any]:
-    asyncio.run(_seed(servers, base, count))
+    """A fresh fleet of ``count`` due credentials under ``base``, refreshed by ``variant``
+    (``raw`` takes client-credentials fleets only): time, Vault and IdP calls, CPU by process."""
+    _seed(servers, base, count, refresh_token_share)
     audit = VaultAudit(servers.audit_log)
     audit.mark()
     idp_before = _token_counter(servers)
-    cpu_before = _cpu(servers)
+    cpu_before = cpu_by_process(servers)
     if variant == "raw":
         result = asyncio.run(
             refresh_raw(
@@ -147,12 +132,12 @@ def _one_variant(
             )
         )
     elif variant == "core":
-        result = _subprocess_run(servers, "core", base, memory, "token core process (no Prefect)")
+        result = run_in_process(servers, "core", base, memory, "token core process (no Prefect)")
     else:
-        result = _subprocess_run(
+        result = run_in_process(
             servers, "flow", base, memory, "refresh_due_tokens flow-run process"
         )
-    cpu_after = _cpu(servers)
+    cpu_after = cpu_by_process(servers)
     result["cpu_seconds"] = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
     vault = audit.count()
     result["idp_token_calls"] = _token_counter(servers) - idp_before
@@ -171,7 +156,7 @@ def run_tokens(servers: BenchServers, config: TokenConfig, memory: PeakMemory) -
         for variant in variants:
             _log(f"tokens: {config.credentials} due credentials, {variant}, repetition {rep + 1}")
             base = f"bench-{variant}-r{rep}"
-            runs[variant].append(_one_variant(servers, variant, base, config.credentials, memory))
+            runs[variant].append(one_variant(servers, variant, base, config.credentials, memory))
     medians = {
         variant: {
             "seconds": median(r["seconds"] for r in found),

@@ -29,7 +29,7 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-4000:]
 
     results = json.loads((tmp_path / "latest-quick.json").read_text())
-    parts = {"routing", "latency_curve", "batch_curve", "tokens", "prefect_api"}
+    parts = {"routing", "latency_curve", "batch_curve", "tokens", "fleet_curve", "prefect_api"}
     assert {"machine", "peak_memory_mib", *parts} <= set(results)
     assert {"nproc", "cpu", "python", "prefect"} <= set(results["machine"])
 
@@ -39,10 +39,7 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
         assert {"raw", "plain", "orchestrated"} <= set(part["medians"])
         assert part["floor"] in {"raw", "plain"}
         assert part["ratio_orchestrated_floor"] > 0
-        for run in part["runs"]["raw"]:
-            assert run["messages"]["recorded"] == run["messages"]["expected"]
-            assert run["messages"]["wrong"] == run["messages"]["extra"] == 0
-        for run in part["runs"]["orchestrated"]:
+        for run in (run for runs in part["runs"].values() for run in runs):
             assert run["statuses"] == {"200": run["events"]}
             assert run["messages"]["recorded"] == run["messages"]["expected"]
             assert run["messages"]["wrong"] == run["messages"]["extra"] == 0
@@ -57,6 +54,7 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
         assert [p["rate"] for p in points] == [50.0, 200.0]
         assert all(p["complete"] for p in points)
     assert set(curve["p99_crossing_rate"]) == {"plain", "orchestrated"}
+    assert set(results["batch_curve"]["points"]) == {"raw", "plain", "orchestrated"}
     for points in results["batch_curve"]["points"].values():
         assert [p["max_batch_size"] for p in points] == [10, 50]
         assert all(p["statuses"] == {"200": p["events"]} for p in points)
@@ -69,7 +67,15 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
             assert run["refreshed_in_vault"] == tokens["credentials"]
             assert run["vault_ops_per_credential"] > 0
 
-    assert len(results["pictures"]) == 2
+    fleet = results["fleet_curve"]
+    assert [p["credentials"] for p in fleet["points"]["flow"]] == [5, 12]
+    assert all(s["vault_ops_per_credential"] > 0 for s in fleet["steady"])
+    for grant in ("client_credentials", "refresh_token"):
+        assert fleet["grants"][grant]["vault_ops_per_credential"] > 0
+    assert fleet["grants"]["refresh_token"]["refreshed_in_vault"] == 4
+    assert fleet["capacity"]["credentials"] > 0
+
+    assert len(results["pictures"]) == 3
     for name in results["pictures"]:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
     summary = (tmp_path / "latest-quick.md").read_text()
