@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
-import os
 import ssl
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +21,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pydantic import SecretStr
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from switchboard.oauth2._tls import load_key_and_chain
 
 __all__ = ["PeerCertProtocol", "TestCA", "peer_subject_dn"]
 
@@ -116,13 +117,7 @@ class TestCA:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ).decode()
-        # load_cert_chain reads files only: a 0600 file in a private 0700 directory, removed
-        with tempfile.TemporaryDirectory(prefix="sandbox-tls-") as directory:
-            path = os.path.join(directory, "server.pem")
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(key + _pem(self._server_certificate))
-            context.load_cert_chain(path)
+        load_key_and_chain(context, _pem(self._server_certificate), SecretStr(key))
         return context
 
 

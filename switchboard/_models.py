@@ -27,6 +27,7 @@ from switchboard._keys import check_certificates, check_key_pair, signing_alg_fo
 from switchboard._urls import check_token_url
 
 __all__ = [
+    "SECRET_METHODS",
     "Alert",
     "AuthMethod",
     "ClientDefinition",
@@ -49,7 +50,8 @@ GrantType = Literal["client_credentials", "refresh_token", "jwt_bearer"]
 AuthMethod = Literal[
     "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "none"
 ]
-_SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+"""The ``auth_method`` values that send a client secret, and may have several to rotate."""
 HealthState = Literal[
     "healthy", "refresh_expiring", "expiring", "failing", "revoked", "misconfigured", "in_doubt"
 ]
@@ -61,7 +63,8 @@ DEFAULT_LIFETIME_SECONDS = 3600
 _FIXES: dict[str, str] = {
     "token_url": "set it to the https:// URL of the token endpoint",
     "client_id": "set the OAuth client id",
-    "client_secrets": "set `client_secret` (a string) or `client_secrets` (a non-empty list)",
+    "client_secrets": "with `client_secret_basic` or `client_secret_post` set `client_secret` (a "
+    "string) or `client_secrets` (a non-empty list); with a key or certificate remove both",
     "grant": "use `client_credentials`, `refresh_token` or `jwt_bearer`",
     "auth_method": "use `client_secret_basic`, `client_secret_post`, `private_key_jwt` or "
     "`tls_client_auth` (`none` with the `jwt_bearer` grant only)",
@@ -209,8 +212,13 @@ class ClientDefinition(_VaultRecord):
         cls, secrets: tuple[SecretStr, ...], info: ValidationInfo
     ) -> tuple[SecretStr, ...]:
         method = info.data.get("auth_method")
-        if not secrets and method in _SECRET_METHODS:
+        if not secrets and method in SECRET_METHODS:
             raise ValueError(f"auth_method `{method}` needs at least one client secret")
+        if secrets and method is not None and method not in SECRET_METHODS:
+            # a secret left from before a switch to a key: unused, yet readable where the
+            # definition is, and it makes the definition say two things
+            what = "the `jwt_bearer` grant" if method == "none" else f"auth_method `{method}`"
+            raise ValueError(f"{what} sends no client secret, yet one is set")
         return secrets
 
     @field_validator("private_key")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import ssl
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +34,7 @@ from switchboard._exceptions import ClientRejected, ConfigurationError
 from switchboard._models import ClientDefinition
 from switchboard._settings import TokenSettings
 from switchboard.oauth2 import TokenEndpoint
+from switchboard.oauth2._tls import TLSTransports, load_key_and_chain
 from switchboard.refresh import Refresher
 from switchboard.vault import CredentialStore
 
@@ -229,6 +232,225 @@ def test_tls_client_auth_end_to_end(
         refresher.store.put_seed(unique_name, SecretStr(client["refresh_token"]))
     acquire_and_refresh(refresher, sandbox, unique_name)
     assert not list(Path(tempfile.gettempdir()).glob("switchboard-tls-*"))  # key file removed
+
+
+# -- the TLS key in memory only, and one transport per certificate in use ----------------------
+
+
+@pytest.fixture
+def key_loads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[Path, list[tuple[str, list[str]]]]:
+    """``$TMPDIR`` pointed at an empty directory, and each ``load_cert_chain`` call recorded:
+    the path it read, and what that directory held at that moment."""
+    empty = tmp_path / "tmpdir"
+    empty.mkdir()
+    monkeypatch.setenv("TMPDIR", str(empty))
+    monkeypatch.setattr(tempfile, "tempdir", str(empty))
+    seen: list[tuple[str, list[str]]] = []
+    original = ssl.SSLContext.load_cert_chain
+
+    def spy(context: ssl.SSLContext, certfile: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append((str(certfile), sorted(str(path) for path in empty.rglob("*"))))
+        original(context, certfile, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_cert_chain", spy)
+    return empty, seen
+
+
+def test_tls_key_never_written_under_tmpdir(
+    sandbox: ManagedProcess, key_loads: tuple[Path, list[tuple[str, list[str]]]]
+) -> None:
+    """A kill while ``ssl`` reads the key must leave nothing behind: it is read from memory."""
+    empty, seen = key_loads
+    definition, _ = tls_client(sandbox)
+    endpoint = TokenEndpoint()
+    try:
+        assert endpoint.request_token(definition).raw["access_token"]
+    finally:
+        endpoint.close()
+    assert len(seen) == 1
+    path, listing = seen[0]
+    assert listing == [] and not path.startswith(str(empty))
+    assert path.startswith("/proc/self/fd/")
+    assert list(empty.iterdir()) == []
+
+
+def test_tls_key_falls_back_to_a_private_temp_file_without_memfd(
+    monkeypatch: pytest.MonkeyPatch, key_loads: tuple[Path, list[tuple[str, list[str]]]]
+) -> None:
+    empty, seen = key_loads
+    monkeypatch.delattr(os, "memfd_create")
+    cert, key = self_signed("switchboard-test")
+    load_key_and_chain(ssl.create_default_context(), cert, SecretStr(key))
+    path, listing = seen[0]
+    assert path.startswith(str(empty)) and path in listing
+    assert list(empty.iterdir()) == []  # removed once loaded
+
+
+def mtls_definition(client_id: str, cert: str, key: str) -> ClientDefinition:
+    return ClientDefinition.model_validate(
+        {
+            "token_url": "https://idp.example.test/token",
+            "client_id": client_id,
+            "auth_method": "tls_client_auth",
+            "tls_client_cert": cert,
+            "tls_client_key": key,
+        }
+    )
+
+
+@pytest.fixture
+def closed(monkeypatch: pytest.MonkeyPatch) -> list[httpx2.HTTPTransport]:
+    """Every transport closed, in order."""
+    seen: list[httpx2.HTTPTransport] = []
+    original = httpx2.HTTPTransport.close
+
+    def close(transport: httpx2.HTTPTransport) -> None:
+        seen.append(transport)
+        original(transport)
+
+    monkeypatch.setattr(httpx2.HTTPTransport, "close", close)
+    return seen
+
+
+def test_a_rotated_certificate_closes_the_old_transport_after_its_last_request(
+    closed: list[httpx2.HTTPTransport],
+) -> None:
+    transports = TLSTransports()
+    old = mtls_definition("c", *self_signed("switchboard-test"))
+    new = mtls_definition("c", *self_signed("switchboard-test"))
+    with transports.lease(old) as first:
+        with transports.lease(old) as again:
+            assert again is first
+        with transports.lease(new) as second:
+            assert second is not first and transports.kept() == 1
+            assert closed == []  # a request on the old one is still in flight
+        assert closed == []
+    assert closed == [first]
+    with transports.lease(new) as third:
+        assert third is second
+    transports.close()
+    assert closed == [first, second]
+
+
+def test_a_ca_shared_by_two_clients_stays_until_neither_uses_it(
+    closed: list[httpx2.HTTPTransport], sandbox: ManagedProcess
+) -> None:
+    ca = tls_listener(sandbox)["ca_cert"]
+    other_ca, _ = self_signed("another CA")
+
+    def definition(client_id: str, tls_ca_cert: str) -> ClientDefinition:
+        return ClientDefinition.model_validate(
+            {
+                "token_url": "https://idp.example.test/token",
+                "client_id": client_id,
+                "client_secret": "s",
+                "tls_ca_cert": tls_ca_cert,
+            }
+        )
+
+    transports = TLSTransports()
+    for client_id in ("a", "b"):
+        with transports.lease(definition(client_id, ca)) as shared:
+            pass
+    with transports.lease(definition("a", other_ca)):
+        pass
+    assert transports.kept() == 2 and closed == []  # "b" still trusts the first CA
+    with transports.lease(definition("b", other_ca)):
+        pass
+    assert transports.kept() == 1 and closed == [shared]
+    transports.close()
+
+
+def test_tls_transports_keep_only_the_most_recently_used(
+    closed: list[httpx2.HTTPTransport],
+) -> None:
+    transports = TLSTransports(capacity=2)
+    built = []
+    for client_id in ("a", "b", "a", "c"):
+        with transports.lease(mtls_definition(client_id, *self_signed(client_id))) as transport:
+            built.append(transport)
+    # "a" was rotated (its first transport closed), then "b" was the least recently used
+    assert transports.kept() == 2 and closed == [built[0], built[1]]
+    transports.close()
+
+
+def test_a_rotated_client_certificate_end_to_end(sandbox: ManagedProcess) -> None:
+    """The same subject DN on a new key: the new certificate is presented, the old one let go."""
+    definition, _ = tls_client(sandbox)
+    cert, key, _ = client_certificate(sandbox, "switchboard-test")
+    rotated = definition.model_copy(
+        update={"tls_client_cert": cert, "tls_client_key": SecretStr(key)}
+    )
+    endpoint = TokenEndpoint()
+    try:
+        assert endpoint.request_token(definition).raw["access_token"]
+        assert endpoint.request_token(rotated).raw["access_token"]
+        assert endpoint._tls.kept() == 1
+    finally:
+        endpoint.close()
+
+
+# -- a key or certificate is one proof: asked once, and no secret beside it ---------------------
+
+
+def token_errors(sandbox: ManagedProcess) -> int:
+    counters = httpx2.get(f"{sandbox.url}/_control/counters").raise_for_status().json()
+    return int(counters["token"]["errors"])
+
+
+@pytest.mark.parametrize("method", ["private_key_jwt", "tls_client_auth"])
+def test_a_refused_key_or_certificate_is_asked_once_whatever_secrets_linger(
+    sandbox: ManagedProcess, rsa_key: tuple[str, dict[str, Any]], method: str
+) -> None:
+    """Secrets are rotated one after the other on ``invalid_client``; a key is not a secret."""
+    if method == "private_key_jwt":
+        refused_definition = private_key_jwt_client(sandbox, rsa_key[1], private_key=new_key()[0])
+    else:
+        cert, key, _ = client_certificate(sandbox, "not-the-registered-one")
+        refused_definition, _ = tls_client(sandbox, tls_client_cert=cert, tls_client_key=key)
+    # what validation now refuses, as a definition built in code may still carry it
+    lingering = refused_definition.model_copy(
+        update={"client_secrets": (SecretStr("old-1"), SecretStr("old-2"), SecretStr("old-3"))}
+    )
+    endpoint = TokenEndpoint()
+    before = token_errors(sandbox)
+    try:
+        with pytest.raises(ClientRejected, match="invalid_client"):
+            endpoint.request_token(lingering)
+    finally:
+        endpoint.close()
+    assert token_errors(sandbox) - before == 1
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"auth_method": "private_key_jwt"},
+        {"grant": "jwt_bearer"},
+        {"auth_method": "tls_client_auth"},
+    ],
+)
+def test_a_key_based_definition_with_a_client_secret_is_refused(
+    rsa_key: tuple[str, dict[str, Any]], sandbox: ManagedProcess, fields: dict[str, Any]
+) -> None:
+    cert, key, _ = client_certificate(sandbox, "switchboard-test")
+    data = {
+        "token_url": "https://idp.example.test/token",
+        "client_id": "c",
+        "private_key": rsa_key[0],
+        "tls_client_cert": cert,
+        "tls_client_key": key,
+        **fields,
+    }
+    for secrets in ({"client_secret": "sbx-lingering"}, {"client_secrets": ["sbx-lingering"]}):
+        with pytest.raises(ConfigurationError) as caught:
+            ClientDefinition.from_vault({**data, **secrets}, path="p")
+        message = str(caught.value)
+        assert "field `client_secrets`" in message and "remove both" in message
+        assert "sbx-lingering" not in message
+    ClientDefinition.from_vault(data, path="p")  # without it, fine
 
 
 # -- what the sandbox must refuse, seen through the Refresher -----------------------------------

@@ -29,7 +29,7 @@ from switchboard._exceptions import (
     TransientTokenError,
 )
 from switchboard._http import parse_retry_after
-from switchboard._models import ClientDefinition, utcnow
+from switchboard._models import SECRET_METHODS, ClientDefinition, utcnow
 from switchboard._urls import redact_url
 from switchboard.oauth2._client_auth import (
     JWT_BEARER_GRANT_TYPE,
@@ -152,13 +152,16 @@ class TokenEndpoint:
     def request_token(
         self, definition: ClientDefinition, *, refresh_token: SecretStr | None = None
     ) -> TokenAnswer:
-        """``POST token_url`` with the definition's grant, trying each client secret in order.
+        """``POST token_url`` with the definition's grant, trying each client secret in order
+        (``client_secret_*`` only: a key or certificate is one proof, asked once).
 
         With ``refresh_token`` the refresh-token grant is used, otherwise the definition's
         grant (client credentials or JWT bearer). The answer is returned unparsed:
         ``parse_token_answer`` turns it into a ``TokenResponse``.
         """
-        secrets: tuple[SecretStr | None, ...] = definition.client_secrets or (None,)
+        secrets: tuple[SecretStr | None, ...] = (None,)  # a key or certificate: one request
+        if definition.auth_method in SECRET_METHODS:
+            secrets = definition.client_secrets or (None,)
         last = len(secrets) - 1
         for index, secret in enumerate(secrets):
             try:
@@ -199,6 +202,17 @@ class TokenEndpoint:
         refresh_token: SecretStr | None,
         scope: str | None,
     ) -> TokenAnswer:
+        with self._tls.lease(definition) as tls:
+            return self._exchange(definition, secret, refresh_token, scope, tls or self._transport)
+
+    def _exchange(
+        self,
+        definition: ClientDefinition,
+        secret: SecretStr | None,
+        refresh_token: SecretStr | None,
+        scope: str | None,
+        transport: httpx2.HTTPTransport,
+    ) -> TokenAnswer:
         url = redact_url(definition.token_url)
         started = utcnow()
         seen: dict[str, Any] = {}
@@ -226,7 +240,7 @@ class TokenEndpoint:
                 secret,
                 scope=scope,
                 timeout=self.timeout,
-                transport=self._tls.get(definition) or self._transport,
+                transport=transport,
             )
             client.register_compliance_hook("access_token_response", check_status)
             client.register_compliance_hook("refresh_token_response", check_status)
