@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -71,6 +72,7 @@ class Topology:
     workers: list[ManagedProcess] = field(default_factory=list)
     ingresses: list[ManagedProcess] = field(default_factory=list)
     webhook_secret: SecretStr = WEBHOOK_SECRET  # the load generator signs with it
+    redis_password: SecretStr = field(default=SecretStr(""), repr=False)
     _flows_env: dict[str, str] = field(default_factory=dict, repr=False)
     _routing_env: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -101,7 +103,10 @@ class Topology:
             "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
             "PREFECT_REDIS_MESSAGING_HOST": "127.0.0.1",
             "PREFECT_REDIS_MESSAGING_PORT": redis_port,
-            "PREFECT_SERVER_DOCKET_URL": f"{self.redis.url}/1",
+            "PREFECT_REDIS_MESSAGING_PASSWORD": self.redis_password.get_secret_value(),
+            "PREFECT_SERVER_DOCKET_URL": (
+                f"redis://:{self.redis_password.get_secret_value()}@127.0.0.1:{redis_port}/1"
+            ),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_UI_API_URL": self.api_url,
         }
@@ -275,7 +280,8 @@ def start_topology(workdir: Path, shape: TopologyShape | None = None) -> Iterato
             workdir / "postgres", log_path=workdir / "postgres.log", durable=shape.durable
         )
         stack.callback(postgres.stop, 30)
-        redis = start_redis(workdir, port=free_port())
+        redis_password = SecretStr("sbx-redis-" + secrets.token_urlsafe(24))
+        redis = start_redis(workdir, port=free_port(), password=redis_password.get_secret_value())
         stack.callback(redis.stop)
         openbao = start_raft_cluster(workdir / "openbao", size=shape.openbao_nodes)
         stack.callback(openbao.stop)
@@ -296,7 +302,9 @@ def start_topology(workdir: Path, shape: TopologyShape | None = None) -> Iterato
             ],
         )
         stack.pop_all()  # from here Topology.stop() owns every process
-    topology = Topology(workdir, shape, postgres, redis, openbao, sandbox, balancer)
+    topology = Topology(
+        workdir, shape, postgres, redis, openbao, sandbox, balancer, redis_password=redis_password
+    )
     try:
         _step(f"{shape.api_servers} Prefect API servers and the services")
         for index, port in enumerate(api_ports, start=1):

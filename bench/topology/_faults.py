@@ -438,7 +438,8 @@ def redis_and_postgres_restart(
     def restart_redis() -> None:
         port = int(topology.redis.url.rsplit(":", 1)[1])
         topology.redis.stop()
-        topology.redis = start_redis(topology.workdir, port=port)
+        password = topology.redis_password.get_secret_value()
+        topology.redis = start_redis(topology.workdir, port=port, password=password)
 
     def restart_postgres() -> None:
         old = topology.postgres
