@@ -1,6 +1,6 @@
 """``switchboard vault``: the command line of ``switchboard.admin``.
 
-``switchboard vault [setup] ...`` installs the policies and the two AppRole roles (``setup`` is
+``switchboard vault [setup] ...`` installs the policies and the three AppRole roles (``setup`` is
 the default, so the command reads as it always did); ``switchboard vault consumer-policy NAME
 --credential A ...`` writes a narrowed consumer policy. Vault is reached with the admin token in
 ``VAULT_TOKEN`` through a ``switchboard.vault.VaultSession``, like the flows; names are checked
@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         help="issue a routing (ingress) secret id; write it with the role id here (mode 0600)",
     )
     setup.add_argument(
+        "--metrics-env-file",
+        type=Path,
+        help="issue a `switchboard metrics` secret id (reads health records only); write it "
+        "with the role id here (mode 0600)",
+    )
+    setup.add_argument(
         "--bearer-credential",
         default=os.environ.get("SWITCHBOARD_LP_BEARER_CREDENTIAL")
         or admin.DEFAULT_BEARER_CREDENTIAL,
@@ -133,12 +139,14 @@ def _setup(args: argparse.Namespace, client: hvac.Client, settings: VaultSetting
     keys = f" and OAuth 1 keys {args.routing.oauth1_keys}" if args.routing.oauth1_keys else ""
     print(
         f"policies {', '.join((*SHIPPED, admin.ROUTING_POLICY))} installed; "
-        f"{admin.ROUTING_POLICY} reads {args.routing.bearer_credential}'s token{keys}"
+        f"{admin.ROUTING_POLICY} reads {args.routing.bearer_credential}'s token{keys}; "
+        f"{admin.METRICS_POLICY} reads health records only"
     )
     issued = False
     for role, role_id, path in (
         (admin.FLOWS_ROLE, roles.flows, args.env_file),
         (admin.ROUTING_ROLE, roles.routing, args.routing_env_file),
+        (admin.METRICS_ROLE, roles.metrics, args.metrics_env_file),
     ):
         print(f"role {role} ready; role id: {role_id}")
         if path is not None:
@@ -148,8 +156,9 @@ def _setup(args: argparse.Namespace, client: hvac.Client, settings: VaultSetting
             issued = True
     if not issued:
         print(
-            "no secret id issued; pass --env-file PATH (flows) or --routing-env-file PATH "
-            "(ingress) to issue one into that file (mode 0600)"
+            "no secret id issued; pass --env-file PATH (flows), --routing-env-file PATH "
+            "(ingress) or --metrics-env-file PATH (switchboard metrics) to issue one into that "
+            "file (mode 0600)"
         )
     return 0
 

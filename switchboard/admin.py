@@ -1,4 +1,5 @@
-"""Set up Vault for Switchboard: policies and the flows' and the ingress's AppRole identities.
+"""Set up Vault for Switchboard: policies and the AppRole identities of the flows, the ingress
+and ``switchboard metrics``.
 
 Run by an operator holding an admin token (``VAULT_ADDR``, ``VAULT_TOKEN``)::
 
@@ -6,9 +7,11 @@ Run by an operator holding an admin token (``VAULT_ADDR``, ``VAULT_TOKEN``)::
 
 It installs the policies of ``switchboard/policies/`` (rewritten for the mount and base path),
 the ``switchboard-routing`` policy for the ingress's bearer credential and OAuth 1 keys, enables
-AppRole and creates the ``switchboard-flows`` and ``switchboard-routing`` roles (short, renewable
-tokens). ``--env-file`` / ``--routing-env-file`` also issue a secret id: a ``SecretStr``, printed
-nowhere and written only there, mode 0600, in the variables ``VaultSettings`` reads.
+AppRole and creates the ``switchboard-flows``, ``switchboard-routing`` and ``switchboard-metrics``
+roles (short, renewable tokens). ``--env-file`` / ``--routing-env-file`` / ``--metrics-env-file``
+also issue a secret id: a ``SecretStr``, printed nowhere and written only there, mode 0600, in
+the variables ``VaultSettings`` reads. The metrics identity lists the credentials and reads
+their health records only: the scraped process never holds the flows' identity.
 ``switchboard vault consumer-policy NAME --credential A ...`` writes a policy that reads only
 those credentials' tokens. Vault is reached through the flows' own session (``switchboard.vault``).
 """
@@ -29,6 +32,7 @@ from switchboard._settings import DEFAULT_APPROLE_MOUNT, DEFAULT_BASE_PATH, DEFA
 from switchboard.policies import (
     CONSUMER_POLICY,
     FLOWS_POLICY,
+    METRICS_POLICY,
     ROUTING_POLICY,
     SHIPPED,
     check_name,
@@ -45,6 +49,8 @@ __all__ = [
     "DEFAULT_TOKEN_TTL",
     "FLOWS_POLICY",
     "FLOWS_ROLE",
+    "METRICS_POLICY",
+    "METRICS_ROLE",
     "RESERVED_POLICIES",
     "ROUTING_POLICY",
     "ROUTING_ROLE",
@@ -63,10 +69,13 @@ __all__ = [
 
 FLOWS_ROLE = "switchboard-flows"
 ROUTING_ROLE = "switchboard-routing"
+METRICS_ROLE = "switchboard-metrics"  # `switchboard metrics`: lists credentials, reads health
 DEFAULT_BEARER_CREDENTIAL = "liveperson"  # LivePersonSettings.bearer_credential's default
 DEFAULT_TOKEN_TTL = "15m"  # short: a leaked token is soon useless; clients renew it while they run
 DEFAULT_TOKEN_MAX_TTL = "24h"  # after this a client logs in again with its role and secret id
-RESERVED_POLICIES = frozenset({"root", "default", FLOWS_POLICY, CONSUMER_POLICY, ROUTING_POLICY})
+RESERVED_POLICIES = frozenset(
+    {"root", "default", FLOWS_POLICY, CONSUMER_POLICY, ROUTING_POLICY, METRICS_POLICY}
+)
 """Names ``consumer-policy`` refuses: Vault's own, and the ones ``switchboard vault`` rewrites."""
 
 
@@ -118,6 +127,7 @@ class Roles:
 
     flows: str
     routing: str
+    metrics: str
 
 
 def write_policy(client: hvac.Client, name: str, text: str) -> None:
@@ -253,13 +263,13 @@ def set_up(
     token_max_ttl: str = DEFAULT_TOKEN_MAX_TTL,
     routing: RoutingAccess | None = None,
 ) -> Roles:
-    """Install the policies, enable AppRole, create the flows' and the routing role.
+    """Install the policies, enable AppRole, create the flows', the routing and the metrics role.
 
     Idempotent: running it again updates the policies and the roles in place.
     """
     install_policies(client, mount=mount, base_path=base_path, routing=routing)
     enable_approle(client, mount=approle_mount)
-    flows, routing_role = (
+    flows, routing_role, metrics = (
         create_role(
             client,
             role=role,
@@ -267,9 +277,9 @@ def set_up(
             token_ttl=token_ttl,
             token_max_ttl=token_max_ttl,
         )
-        for role in (FLOWS_ROLE, ROUTING_ROLE)
+        for role in (FLOWS_ROLE, ROUTING_ROLE, METRICS_ROLE)
     )
-    return Roles(flows=flows, routing=routing_role)
+    return Roles(flows=flows, routing=routing_role, metrics=metrics)
 
 
 def main(argv: list[str] | None = None) -> int:

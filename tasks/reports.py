@@ -110,7 +110,6 @@ def _fleet_row(reading: CredentialReading, now: datetime) -> dict[str, str | int
         "last success": when(reading.last_success_at, now),
         "failures in a row": reading.consecutive_failures or "",
         "last error": reading.error_class,
-        "claim": reading.claim_phase or "",
     }
 
 

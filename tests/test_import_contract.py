@@ -114,3 +114,34 @@ print("ok")
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def private_imports_from_outside(root: Path) -> list[str]:
+    """``module -> imported`` for every import of a ``_private`` module of a subpackage of the
+    core from outside that subpackage (``switchboard.x._y`` is ``switchboard.x``'s own)."""
+    import ast
+
+    found = []
+    for path in sorted((root / "switchboard").rglob("*.py")):
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                for i, part in enumerate(parts[2:], start=2):
+                    owner = ".".join(parts[:i])
+                    if part.startswith("_") and not f"{module}.".startswith(f"{owner}."):
+                        found.append(f"{module} -> {name}")
+                        break
+    return found
+
+
+def test_core_subpackages_are_used_through_their_public_names() -> None:
+    """A subpackage's ``_private`` modules are its own: others import what its ``__init__``
+    exports, so it can move things between its modules without breaking a caller."""
+    assert private_imports_from_outside(ROOT) == []

@@ -76,28 +76,131 @@ def test_the_ingress_serves_routing_metrics_to_a_scraper_with_the_token(
     assert SECRET.get_secret_value() not in answer.text and "sbx-" not in answer.text
 
 
-def test_metrics_beyond_loopback_need_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1", "::1"])
+def test_ingress_metrics_need_a_token_on_every_host(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    """Loopback is no exemption: behind a reverse proxy on the same host (the HA topology's
+    HAProxy in front of ingresses on 127.0.0.1) an open /metrics would be public."""
     monkeypatch.setenv("SWITCHBOARD_INGRESS_WEBHOOK_SECRET", "sbx-hook")
-    monkeypatch.setenv("SWITCHBOARD_INGRESS_HOST", "0.0.0.0")
+    monkeypatch.setenv("SWITCHBOARD_INGRESS_HOST", host)
+    monkeypatch.delenv("SWITCHBOARD_INGRESS_METRICS_TOKEN", raising=False)
     monkeypatch.setenv("SWITCHBOARD_INGRESS_METRICS", "on")
-    with pytest.raises(ConfigurationError, match="SWITCHBOARD_INGRESS_METRICS_TOKEN"):
+    with pytest.raises(ConfigurationError) as refused:
         load(IngressSettings)
+    message = str(refused.value)
+    assert "SWITCHBOARD_INGRESS_METRICS_TOKEN: not set" in message, message
+    assert "reverse proxy" in message and "SWITCHBOARD_INGRESS_METRICS=off" in message
     monkeypatch.setenv("SWITCHBOARD_INGRESS_METRICS", "everywhere")
     with pytest.raises(ConfigurationError, match="SWITCHBOARD_INGRESS_METRICS"):
         load(IngressSettings)
     monkeypatch.setenv("SWITCHBOARD_INGRESS_METRICS", "on")
     monkeypatch.setenv("SWITCHBOARD_INGRESS_METRICS_TOKEN", METRICS_TOKEN)
     assert load(IngressSettings).metrics_token == SecretStr(METRICS_TOKEN)
+    monkeypatch.setenv("SWITCHBOARD_INGRESS_METRICS", "off")
+    monkeypatch.delenv("SWITCHBOARD_INGRESS_METRICS_TOKEN")
+    assert load(IngressSettings).metrics == "off"  # off: no token needed
 
 
-def test_serving_beyond_loopback_without_a_token_is_refused(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--serve", "0.0.0.0:9464"], "SWITCHBOARD_METRICS_TOKEN: not set"),
+        (["--serve", "127.0.0.1:9464"], "SWITCHBOARD_METRICS_TOKEN: not set"),
+        (["--serve", "[::1]:9464"], "SWITCHBOARD_METRICS_TOKEN: not set"),
+        (
+            ["--serve", "0.0.0.0:9464", "--allow-unauthenticated-on-loopback"],
+            "--allow-unauthenticated-on-loopback: only on a loopback HOST",
+        ),
+        (
+            ["--allow-unauthenticated-on-loopback"],
+            "--allow-unauthenticated-on-loopback: only with --serve",
+        ),
+    ],
+)
+def test_serving_without_a_token_is_refused_unless_opted_out_on_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
 ) -> None:
     from switchboard.cli import main
+    from switchboard.metrics import _cli
 
+    def serve(*args: object) -> None:
+        raise AssertionError("served without a token")
+
+    monkeypatch.setattr(_cli, "_serve", serve)
     monkeypatch.delenv("SWITCHBOARD_METRICS_TOKEN", raising=False)
-    assert main(["metrics", "--serve", "0.0.0.0:9464"]) == 2
-    assert "SWITCHBOARD_METRICS_TOKEN" in capsys.readouterr().err
+    assert main(["metrics", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    if "TOKEN: not set" in message:
+        assert "--allow-unauthenticated-on-loopback" in err  # the fix is named
+
+
+def test_the_loopback_opt_out_serves_without_a_token(
+    openbao, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from switchboard.metrics import _cli
+
+    served: list[tuple[str, int, object]] = []
+    monkeypatch.delenv("SWITCHBOARD_METRICS_TOKEN", raising=False)
+    monkeypatch.setattr(
+        _cli,
+        "_serve",
+        lambda registry, settings, host, port: served.append((host, port, settings.token)),
+    )
+    argv = ["--serve", "127.0.0.1:9464", "--allow-unauthenticated-on-loopback"]
+    assert metrics_command(argv) == 0
+    assert served == [("127.0.0.1", 9464, None)]
+
+
+def test_the_collector_reads_health_records_only() -> None:
+    """Never ``.../token`` or ``.../refresh`` (live secrets): the expiries come from health, a
+    stale claim shows as state ``in_doubt``, and no claim series exists to need the refresh
+    record."""
+    from datetime import timedelta
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from switchboard._exceptions import VaultPermissionDenied
+    from switchboard._models import CredentialHealth, utcnow
+    from switchboard.metrics import CredentialCollector
+
+    now = utcnow()
+    records = {
+        "alpha": CredentialHealth(
+            state="healthy", expires_at=now + timedelta(minutes=50), last_success_at=now
+        ),
+        "beta": CredentialHealth(state="in_doubt", error_class="RefreshInDoubt"),
+        "gamma": None,
+    }
+
+    class HealthOnly:
+        """A store whose every read but ``health`` is refused, as the metrics policy does."""
+
+        def list_credentials(self) -> list[str]:
+            return sorted(records)
+
+        def read_health(self, name: str) -> CredentialHealth | None:
+            return records[name]
+
+        def __getattr__(self, attribute: str) -> object:
+            raise VaultPermissionDenied(f"not in the metrics policy: {attribute}")
+
+    registry = CollectorRegistry()
+    collector = CredentialCollector(HealthOnly(), credential_names=True, clock=lambda: now)  # type: ignore[arg-type]
+    registry.register(collector)
+    found = samples(generate_latest(registry).decode())
+    assert value(found, "switchboard_credential_state", credential="alpha", state="healthy") == 1
+    assert value(found, "switchboard_credential_state", credential="beta", state="in_doubt") == 1
+    assert value(found, "switchboard_credential_state", credential="gamma", state="never_refreshed")
+    assert value(
+        found, "switchboard_credential_access_token_expiry_seconds", credential="alpha"
+    ) == pytest.approx(50 * 60)
+    assert value(found, "switchboard_credentials", state="in_doubt", error_class="RefreshInDoubt")
+    assert not any("claimed" in name for name, _ in found)
 
 
 def test_switchboard_metrics_reads_expiry_and_health_from_vault(

@@ -1,5 +1,6 @@
-"""Narrow identities on a real OpenBao: consumers of named credentials, and the ingress's
-routing identity, which reads the LivePerson bearer's token and API keys and nothing else."""
+"""Narrow identities on a real OpenBao: consumers of named credentials, the ingress's routing
+identity, which reads the LivePerson bearer's token and API keys and nothing else, and the
+metrics identity, which lists the credentials and reads their health records only."""
 
 from __future__ import annotations
 
@@ -7,16 +8,20 @@ import stat
 import subprocess
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import hvac
 import hvac.exceptions
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.servers import ManagedProcess
 from switchboard import admin, policies
 from switchboard._exceptions import VaultPermissionDenied
+from switchboard._models import CredentialHealth
 from switchboard._settings import VaultSettings
+from switchboard.metrics import metrics_command
 from switchboard.vault import CredentialStore
 
 BASE = "switchboard/credentials"
@@ -99,6 +104,7 @@ def test_named_consumer_policy_reads_only_its_credentials_tokens(
         (["consumer-policy", "p", "--credential", "+"], "--credential: '+' is not a valid"),
         (["consumer-policy", "p", "--credential", 'x"}'], "--credential:"),
         (["consumer-policy", "switchboard-flows", "--credential", "a"], "NAME: 'switchboard-"),
+        (["consumer-policy", "switchboard-metrics", "--credential", "a"], "NAME: 'switchboard-"),
         (["consumer-policy", "p", "--credential", "a", "--mount", "a*"], "--mount:"),
         (["--bearer-credential", "lp/*"], "--bearer-credential: 'lp/*' is not a valid"),
         (["--oauth1-keys", ".."], "--oauth1-keys: '..' is not a valid"),
@@ -222,6 +228,108 @@ def test_setup_keeps_the_flows_and_routing_identities_apart(
     assert 'path "secret/data/switchboard/credentials/liveperson/token"' in text
     assert "+" not in text and "*" not in text
     assert "oauth1" not in text  # no keys named: none readable
+
+
+# -- the metrics identity ----------------------------------------------------------------------
+
+
+def test_metrics_identity_produces_metrics_and_reads_no_secret(
+    openbao: ManagedProcess,
+    vault_root: hvac.Client,
+    unique_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``switchboard metrics`` listens on the network: its identity lists the credentials and
+    reads their health, and cannot read a client secret, seed, access or refresh token."""
+    name = unique_name
+    _write_credential(vault_root, name)
+    now = datetime.now(UTC)
+    health = CredentialHealth(
+        state="expiring",
+        error_class="TokenEndpointError",
+        consecutive_failures=2,
+        last_success_at=now - timedelta(hours=1),
+        expires_at=now + timedelta(minutes=30),
+        refresh_expires_at=now + timedelta(days=3),
+    )
+    vault_root.secrets.kv.v2.create_or_update_secret(
+        path=f"{BASE}/{name}/health", secret=health.to_vault()
+    )
+    mount = f"approle-{unique_name}"
+    env_file = tmp_path / "metrics.env"
+
+    assert admin.main(["--approle-mount", mount, "--metrics-env-file", str(env_file)]) == 0
+
+    out = capsys.readouterr().out
+    values = _env_values(env_file)
+    assert values["SWITCHBOARD_VAULT_SECRET_ID"] not in out
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    client = hvac.Client(url=openbao.url)
+    login = client.auth.approle.login(
+        role_id=values["SWITCHBOARD_VAULT_ROLE_ID"],
+        secret_id=values["SWITCHBOARD_VAULT_SECRET_ID"],
+        mount_point=mount,
+    )
+    assert login["auth"]["policies"] == ["default", admin.METRICS_POLICY]
+    assert {leaf for leaf in LEAVES if _readable(client, f"{BASE}/{name}/{leaf}")} == {"health"}
+    assert f"{name}/" in client.secrets.kv.v2.list_secrets(path=BASE)["data"]["keys"]
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.kv.v2.create_or_update_secret(path=f"{BASE}/{name}/health", secret={})
+
+    monkeypatch.delenv("VAULT_TOKEN")  # the command runs with the metrics identity alone
+    for variable, value in values.items():
+        monkeypatch.setenv(variable, value)
+    assert metrics_command(["--credential-names", "--cache-seconds", "0"]) == 0
+
+    text = capsys.readouterr().out
+    found = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    labels = frozenset({("credential", name), ("state", "expiring")})
+    assert found[("switchboard_credential_state", labels)] == 1
+    labels = frozenset({("credential", name), ("error_class", "TokenEndpointError")})
+    assert found[("switchboard_credential_consecutive_failures", labels)] == 2
+    access = found[
+        ("switchboard_credential_access_token_expiry_seconds", frozenset({("credential", name)}))
+    ]
+    assert 25 * 60 < access <= 30 * 60
+    refresh = found[
+        ("switchboard_credential_refresh_token_expiry_seconds", frozenset({("credential", name)}))
+    ]
+    assert 2.9 * 86400 < refresh <= 3 * 86400
+    success = found[
+        ("switchboard_credential_last_success_timestamp_seconds", frozenset({("credential", name)}))
+    ]
+    assert success == pytest.approx((now - timedelta(hours=1)).timestamp(), abs=1)
+    assert f"at-{name}" not in text and f"rt-{name}" not in text and f"seed-{name}" not in text
+
+
+def test_setup_gives_the_metrics_role_only_the_metrics_policy(
+    vault_root: hvac.Client, unique_name: str
+) -> None:
+    mount = f"approle-{unique_name}"
+    roles = admin.set_up(vault_root, approle_mount=mount)
+
+    assert len({roles.flows, roles.routing, roles.metrics}) == 3
+    role = vault_root.auth.approle.read_role(role_name=admin.METRICS_ROLE, mount_point=mount)
+    assert role["data"]["token_policies"] == [admin.METRICS_POLICY]
+    text = vault_root.sys.read_policy(admin.METRICS_POLICY)["data"]["rules"]
+    assert text == policies.render(admin.METRICS_POLICY)
+
+
+def test_the_metrics_policy_is_health_and_the_listing_for_any_layout() -> None:
+    text = policies.render(policies.METRICS_POLICY, mount="kv", base_path="x/y")
+    paths = [line for line in text.splitlines() if line.startswith("path ")]
+    assert paths == [
+        'path "kv/data/x/y/credentials/+/health" {',
+        'path "kv/metadata/x/y/credentials/" {',
+        'path "auth/token/renew-self" {',
+        'path "auth/token/lookup-self" {',
+    ]
 
 
 # -- admin reaches Vault as the flows do --------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from switchboard.metrics._settings import check_exposure, is_loopback
+from switchboard.metrics import check_exposure, is_loopback
 
 __all__ = ["IngressSettings"]
 
@@ -76,7 +76,10 @@ class IngressSettings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token GET /metrics requires; needed for metrics beyond loopback.",
+        description=(
+            "Bearer token GET /metrics requires; needed whenever metrics are on, loopback "
+            "included (a reverse proxy on the same host would publish them)."
+        ),
     )
     account_block: str | None = Field(
         default=None, description="LivePersonAccount block name; default: SWITCHBOARD_LP_*."
@@ -103,7 +106,12 @@ class IngressSettings(BaseSettings):
         if self.metrics_token is not None and not self.metrics_token.get_secret_value():
             raise ValueError("SWITCHBOARD_INGRESS_METRICS_TOKEN: empty; set a long random value")
         if self.metrics == "on":
-            check_exposure(self.host, self.metrics_token, "SWITCHBOARD_INGRESS_METRICS_TOKEN")
+            check_exposure(
+                self.host,
+                self.metrics_token,
+                "SWITCHBOARD_INGRESS_METRICS_TOKEN",
+                otherwise="or set SWITCHBOARD_INGRESS_METRICS=off",
+            )
         if self.max_buffered_bytes < self.max_body_bytes:
             raise ValueError(
                 "SWITCHBOARD_INGRESS_MAX_BUFFERED_BYTES: smaller than "

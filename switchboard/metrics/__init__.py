@@ -2,8 +2,10 @@
 
 ``RoutingMetrics`` counts the ingress's batches, decisions, answers and LivePerson calls (it is
 the clients' ``UpstreamObserver``); ``RefreshMetrics`` observes a ``Refresher``;
-``CredentialCollector`` reads each credential's expiry and health from Vault at scrape time.
-``metrics_route`` serves a registry as ``GET /metrics``; ``switchboard metrics`` is the command.
+``CredentialCollector`` reads each credential's health record (expiries, state, failures; no
+secret) from Vault at scrape time, so ``switchboard metrics`` runs with the narrow
+``switchboard-metrics`` identity. ``metrics_route`` serves a registry as ``GET /metrics``;
+``check_exposure`` refuses to serve it without a token, loopback included.
 """
 
 from __future__ import annotations

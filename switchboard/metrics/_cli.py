@@ -1,4 +1,11 @@
-"""``switchboard metrics``: the fleet's metrics read from Vault, printed once or served."""
+"""``switchboard metrics``: the fleet's metrics read from Vault, printed once or served.
+
+It reads only health records, so it runs with the ``switchboard-metrics`` identity
+(``switchboard vault --metrics-env-file PATH``), never the flows': a process listening on the
+network should hold no identity that reads client secrets or refresh tokens. ``--serve`` wants
+``SWITCHBOARD_METRICS_TOKEN`` on every address; ``--allow-unauthenticated-on-loopback`` is the
+explicit, loopback-only exception for a look from this machine.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +18,12 @@ from switchboard._exceptions import ConfigurationError
 from switchboard._settings import VaultSettings, load
 from switchboard.metrics._credentials import CredentialCollector
 from switchboard.metrics._http import metrics_route
-from switchboard.metrics._settings import MetricsSettings, check_exposure
+from switchboard.metrics._settings import MetricsSettings, check_exposure, is_loopback
 
 __all__ = ["METRICS_HELP", "metrics_command"]
 
 METRICS_HELP = "credentials' expiry and health from Vault, in the Prometheus text format"
+OPT_OUT = "--allow-unauthenticated-on-loopback"
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -26,13 +34,21 @@ def _address(text: str) -> tuple[str, int]:
 
 
 def metrics_command(argv: Sequence[str]) -> int:
-    """``switchboard metrics [--serve HOST:PORT] [--credential-names] [--cache-seconds N]``."""
+    """``switchboard metrics [--serve HOST:PORT [--allow-unauthenticated-on-loopback]]
+    [--credential-names] [--cache-seconds N]``."""
     parser = argparse.ArgumentParser(prog="switchboard metrics", description=METRICS_HELP)
     parser.add_argument(
         "--serve",
         type=_address,
         metavar="HOST:PORT",
-        help="serve GET /metrics there, reading Vault at most once per cache period",
+        help="serve GET /metrics there, reading Vault at most once per cache period "
+        "(scrapers send SWITCHBOARD_METRICS_TOKEN as a bearer token)",
+    )
+    parser.add_argument(
+        OPT_OUT,
+        action="store_true",
+        help="with --serve on a loopback HOST only: serve without SWITCHBOARD_METRICS_TOKEN "
+        "(anything on this host, a reverse proxy included, can then read the metrics)",
     )
     parser.add_argument(
         "--credential-names",
@@ -49,11 +65,7 @@ def metrics_command(argv: Sequence[str]) -> int:
         if args.cache_seconds < 0:
             raise ConfigurationError("--cache-seconds: use 0 or more seconds")
         settings = settings.model_copy(update={"cache_seconds": args.cache_seconds})
-    if args.serve is not None:
-        try:
-            check_exposure(args.serve[0], settings.token, "SWITCHBOARD_METRICS_TOKEN")
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+    _check_serving(args, settings)
     from switchboard.vault import CredentialStore  # hvac: only for commands that read Vault
 
     registry = CollectorRegistry(auto_describe=True)
@@ -69,6 +81,31 @@ def metrics_command(argv: Sequence[str]) -> int:
         return 0
     _serve(registry, settings, *args.serve)
     return 0
+
+
+def _check_serving(args: argparse.Namespace, settings: MetricsSettings) -> None:
+    """A token for ``--serve`` on any address, unless opted out, and then on loopback only."""
+    if args.serve is None:
+        if args.allow_unauthenticated_on_loopback:
+            raise ConfigurationError(f"{OPT_OUT}: only with --serve HOST:PORT; drop it")
+        return
+    host = args.serve[0]
+    if args.allow_unauthenticated_on_loopback:
+        if not is_loopback(host):
+            raise ConfigurationError(
+                f"{OPT_OUT}: only on a loopback HOST (127.0.0.1, ::1, localhost), not {host!r}; "
+                "drop it and set SWITCHBOARD_METRICS_TOKEN"
+            )
+        return  # a token, if set, is still required by metrics_route
+    try:
+        check_exposure(
+            host,
+            settings.token,
+            "SWITCHBOARD_METRICS_TOKEN",
+            otherwise=f"or, for a look from this machine only, add {OPT_OUT} to a loopback HOST",
+        )
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _serve(registry: CollectorRegistry, settings: MetricsSettings, host: str, port: int) -> None:

@@ -1,9 +1,12 @@
-"""Per-credential gauges read from Vault at scrape time: expiry, health, failures, claims.
+"""Per-credential gauges read from Vault at scrape time: expiry, health and failures.
 
 Every worker's refreshes end up in Vault, so reading Vault gives the fleet's view whichever
-process refreshed. Reads are kept ``cache_seconds`` so several scrapers cost one round of reads.
-Credential names become labels only when the operator enables it (a name can say which
-provider or customer a credential is for); the aggregates carry no names.
+process refreshed. Only the ``health`` records are read (and ``credentials/`` listed): they hold
+the expiries, state and failure counts and no secret, so the scraping process can run with the
+``switchboard-metrics`` identity, which cannot read a client secret, seed, access or refresh
+token, though it listens on the network. Reads are kept ``cache_seconds`` so several scrapers
+cost one round of reads. Credential names become labels only when the operator enables it (a
+name can say which provider or customer a credential is for); the aggregates carry no names.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ UNREADABLE = "unreadable"
 
 @dataclass(frozen=True)
 class CredentialReading:
-    """What one credential's records say, with no secret (the tokens are never kept)."""
+    """What one credential's health record says: times, state and counts, never a secret."""
 
     name: str
     state: str
@@ -44,29 +47,30 @@ class CredentialReading:
     access_expires_at: datetime | None = None
     refresh_expires_at: datetime | None = None
     last_success_at: datetime | None = None
-    claim_phase: str | None = None
 
 
 def read_credential(store: CredentialStore, name: str) -> CredentialReading:
-    """Token, refresh and health records of ``name``; a record that cannot be read (a damaged
-    one, a state this version does not know, a policy without the path) makes it ``unreadable``
-    rather than failing the scrape."""
+    """The health record of ``name``, and nothing else: never ``.../token`` or ``.../refresh``,
+    which hold live secrets. The refresh writes the token's and the refresh token's expiry into
+    health with every token it stores, and a stale claim as state ``in_doubt``; a credential
+    with no health record yet is ``never_refreshed``. A record that cannot be read (a damaged
+    one, a state this version does not know, a policy without the path) makes it
+    ``unreadable`` rather than failing the scrape."""
     try:
-        token = store.read_token(name).token
-        refresh = store.read_refresh(name).record
         health = store.read_health(name)
     except SwitchboardError as exc:
         logger.warning("metrics: %s: %s: %s", name, type(exc).__name__, exc)
         return CredentialReading(name=name, state=UNREADABLE, error_class=type(exc).__name__)
+    if health is None:
+        return CredentialReading(name=name, state=NEVER_REFRESHED)
     return CredentialReading(
         name=name,
-        state=health.state if health else NEVER_REFRESHED,
-        error_class=(health.error_class or "") if health else "",
-        consecutive_failures=health.consecutive_failures if health else 0,
-        access_expires_at=token.expires_at if token else None,
-        refresh_expires_at=refresh.refresh_expires_at if refresh else None,
-        last_success_at=health.last_success_at if health else None,
-        claim_phase=refresh.intent.phase if refresh and refresh.intent else None,
+        state=health.state,
+        error_class=health.error_class or "",
+        consecutive_failures=health.consecutive_failures,
+        access_expires_at=health.expires_at,
+        refresh_expires_at=health.refresh_expires_at,
+        last_success_at=health.last_success_at,
     )
 
 
@@ -124,14 +128,6 @@ def _aggregates(readings: list[CredentialReading], now: datetime) -> Iterable[Me
     ):
         by_state.add_metric([state, error_class], count)
     yield by_state
-    claimed = GaugeMetricFamily(
-        "switchboard_credentials_claimed",
-        "Refresh tokens claimed right now (a refresh in progress, or an in_doubt one), by phase.",
-        labels=["phase"],
-    )
-    for phase, count in sorted(Counter(r.claim_phase for r in readings if r.claim_phase).items()):
-        claimed.add_metric([phase], count)
-    yield claimed
     for name, attribute, what in (
         ("access", "access_expires_at", "access token"),
         ("refresh", "refresh_expires_at", "refresh token (where the provider tells it)"),
@@ -173,11 +169,6 @@ def _per_credential(readings: list[CredentialReading], now: datetime) -> Iterabl
         "When the last refresh succeeded (Unix seconds).",
         labels=["credential"],
     )
-    claim = GaugeMetricFamily(
-        "switchboard_credential_claimed",
-        "1 while the refresh token is claimed, by phase (claimed, spending).",
-        labels=["credential", "phase"],
-    )
     for r in readings:
         if (left := _seconds_until(r.access_expires_at, now)) is not None:
             access.add_metric([r.name], left)
@@ -187,6 +178,4 @@ def _per_credential(readings: list[CredentialReading], now: datetime) -> Iterabl
         failures.add_metric([r.name, r.error_class], r.consecutive_failures)
         if r.last_success_at is not None:
             success.add_metric([r.name], r.last_success_at.timestamp())
-        if r.claim_phase is not None:
-            claim.add_metric([r.name, r.claim_phase], 1)
-    yield from (access, refresh, state, failures, success, claim)
+    yield from (access, refresh, state, failures, success)

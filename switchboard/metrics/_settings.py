@@ -20,12 +20,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_exposure(host: str, token: SecretStr | None, variable: str) -> None:
-    """Refuse to serve metrics beyond loopback without a token: they describe the fleet."""
-    if token is None and not is_loopback(host):
+def check_exposure(host: str, token: SecretStr | None, variable: str, *, otherwise: str) -> None:
+    """Refuse to serve metrics without a token, on loopback too: they describe the fleet, and a
+    loopback listener is public as soon as a reverse proxy on the same host forwards to it (the
+    HA topology binds the ingresses to 127.0.0.1 behind HAProxy). ``otherwise`` is the other
+    fix the caller offers (turn metrics off, or an explicit opt-out)."""
+    if token is None:
         raise ValueError(
-            f"{variable}: not set, and metrics would be served on {host!r}; set a token "
-            "(Prometheus sends it with `authorization: {credentials: ...}`) or serve on loopback"
+            f"{variable}: not set, and /metrics would be served on {host!r} to anyone who "
+            "reaches it (a reverse proxy on this host included, so loopback is no protection); "
+            "set a long random token, which Prometheus sends with `authorization: "
+            f"{{credentials_file: ...}}`, {otherwise}"
         )
 
 
@@ -45,12 +50,15 @@ class MetricsSettings(BaseSettings):
     )
     token: SecretStr | None = Field(
         default=None,
-        description="Bearer token scrapers must send to --serve; required beyond loopback.",
+        description=(
+            "Bearer token scrapers must send to --serve; required on every address unless "
+            "--allow-unauthenticated-on-loopback."
+        ),
     )
 
     @field_validator("token")
     @classmethod
     def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value():
-            raise ValueError("empty; set a long random value, or leave it unset on loopback")
+            raise ValueError("empty; set a long random value")
         return value

@@ -2,9 +2,10 @@
 
 The ``*.hcl`` files beside this module are package data (loaded with ``importlib.resources``),
 so an installed wheel finds them as a checkout does. They are written for mount ``secret`` and
-base path ``switchboard``; ``render`` rewrites both. ``reader_policy`` writes a policy that reads
-only the named credentials' ``.../token`` and OAuth 1 keys: a consumer of a few credentials, or
-the ingress's routing identity.
+base path ``switchboard``; ``render`` rewrites both. ``switchboard-metrics`` lists the
+credentials and reads their health records only, for ``switchboard metrics``. ``reader_policy``
+writes a policy that reads only the named credentials' ``.../token`` and OAuth 1 keys: a
+consumer of a few credentials, or the ingress's routing identity.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from switchboard._settings import DEFAULT_BASE_PATH, DEFAULT_MOUNT
 __all__ = [
     "CONSUMER_POLICY",
     "FLOWS_POLICY",
+    "METRICS_POLICY",
     "ROUTING_POLICY",
     "SHIPPED",
     "check_name",
@@ -31,7 +33,8 @@ __all__ = [
 FLOWS_POLICY = "switchboard-flows"
 CONSUMER_POLICY = "switchboard-consumer"
 ROUTING_POLICY = "switchboard-routing"
-SHIPPED = (CONSUMER_POLICY, FLOWS_POLICY)
+METRICS_POLICY = "switchboard-metrics"
+SHIPPED = (CONSUMER_POLICY, FLOWS_POLICY, METRICS_POLICY)
 """The policies shipped as HCL files; ``switchboard vault`` installs them under these names."""
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_.-]+")
