@@ -15,6 +15,7 @@ from tasks.reports import publish_refresh_report
 from tasks.tokens import (
     CredentialRefreshFailed,
     plan_refreshes,
+    record_refresh_metrics,
     refresh_credential,
     refresh_credentials,
 )
@@ -100,6 +101,7 @@ def refresh_due_tokens(
         labels = [f"batch-{index + 1}-of-{len(groups)}" for index in range(len(groups))]
         futures = refresh_credentials.map(groups, labels, **same)
     refreshed = _outcomes(groups, futures)
+    record_refresh_metrics(vault_block)  # the process ends with the run: the textfile keeps them
     outcomes = plan.skipped + refreshed
     publish_refresh_report(outcomes)
     failed = sorted(outcome.name for outcome in outcomes if outcome.status == "failed")

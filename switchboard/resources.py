@@ -2,7 +2,9 @@
 
 A process talks to Vault as one or a few identities (the ``VAULT_*`` settings, or a
 ``VaultConnection`` block per name), and for each it keeps a logged-in ``CredentialStore``, the
-``Refresher`` whose journal and plan cache belong to it, a read-only ``AccessTokenCache`` and the
+``Refresher`` whose journal and plan cache belong to it (with, when
+``SWITCHBOARD_METRICS_TEXTFILE`` is set, the ``refresh_metrics`` that count its outcomes for
+that file), a read-only ``AccessTokenCache`` and the
 pooled LivePerson clients whose bearers come from that cache. Building any of them twice costs a
 Vault login, a cold connection pool or a second cache that disagrees with the first, so they are
 built on first use by one ``Resources`` per identity, and ``registry`` (one per process) hands
@@ -23,6 +25,7 @@ from switchboard.vault import CredentialStore
 
 if TYPE_CHECKING:
     from switchboard.consumer import AccessTokenCache
+    from switchboard.metrics import TextfileExport
     from switchboard.refresh import Refresher
     from switchboard.routing import ClientPool
 
@@ -100,10 +103,29 @@ class Resources:
         """The ``Refresher`` of this identity: its plan cache is shared by a run's tasks."""
         from switchboard.refresh import Refresher
 
+        export = self.refresh_metrics
         return self._once(
             "refresher",
-            lambda: Refresher(self.store, self._token_settings or load(TokenSettings)),
+            lambda: Refresher(
+                self.store,
+                self._token_settings or load(TokenSettings),
+                observer=None if export is None else export.metrics,
+            ),
         )
+
+    @property
+    def refresh_metrics(self) -> TextfileExport | None:
+        """The refresher's counters and the textfile they go to (``SWITCHBOARD_METRICS_TEXTFILE``),
+        or ``None`` when it is unset: a flow-run process ends with its run, so its counts last
+        only in that file, which the run's end adds them to (``TextfileExport.flush``)."""
+
+        def build() -> TextfileExport | None:
+            from switchboard.metrics import MetricsSettings, TextfileExport
+
+            path = load(MetricsSettings).textfile
+            return None if path is None else TextfileExport(path)
+
+        return self._once("refresh_metrics", build)
 
     @property
     def tokens(self) -> AccessTokenCache:

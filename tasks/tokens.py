@@ -27,6 +27,7 @@ __all__ = [
     "CredentialRefreshFailed",
     "plan_refreshes",
     "read_credential_health",
+    "record_refresh_metrics",
     "refresh_credential",
     "refresh_credentials",
 ]
@@ -49,6 +50,22 @@ def _refresher(vault_block: str | None) -> Refresher:
     Shared by every task of the process, so a run's plan is reused by its refresh tasks.
     """
     return resources_for(vault_block).refresher
+
+
+def record_refresh_metrics(vault_block: str | None) -> None:
+    """Add this process's refresh counts to ``SWITCHBOARD_METRICS_TEXTFILE``, if set: the process
+    ends with the run, so the file is where they last.
+
+    A file that cannot be written is logged, not raised: the refreshes are done and stored, and
+    failing the run would report them as failed.
+    """
+    export = resources_for(vault_block).refresh_metrics
+    if export is None:
+        return
+    try:
+        export.flush()
+    except (OSError, ValueError) as exc:
+        get_run_logger().warning("refresh metrics not written to %s: %s", export.path, exc)
 
 
 def _emit(event: str, outcome: RefreshOutcome, **extra: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -19,9 +20,10 @@ from test_routing_support import MIN, conv, routing_event
 
 from sandbox.servers import free_port, wait_for_http
 from switchboard._exceptions import ConfigurationError
+from switchboard._models import RefreshOutcome
 from switchboard._settings import TokenSettings, load
 from switchboard.ingress import IngressSettings
-from switchboard.metrics import RefreshMetrics, metrics_command
+from switchboard.metrics import RefreshMetrics, TextfileExport, merge_textfile, metrics_command
 from switchboard.refresh import Refresher
 
 METRICS_TOKEN = "sbx-metrics-" + uuid.uuid4().hex
@@ -281,3 +283,69 @@ def test_switchboard_metrics_serves_scrapes_from_one_round_of_vault_reads(
     found = samples(first.text)
     assert value(found, "switchboard_credential_state", credential=name, state="never_refreshed")
     assert later not in second.text  # the second scrape reused the cached reads
+
+
+def _outcome(status: str, error_class: str | None = None, attempts: int = 1) -> RefreshOutcome:
+    return RefreshOutcome(name="alpha", status=status, error_class=error_class, attempts=attempts)
+
+
+def test_two_runs_add_their_refresh_counts_to_one_textfile(tmp_path: Path) -> None:
+    path = tmp_path / "switchboard_refresh.prom"
+    first = TextfileExport(path)  # one flow-run process
+    first.metrics(_outcome("refreshed", attempts=3))
+    first.metrics(_outcome("failed", "ClientRejected"))
+    first.flush()
+    first.metrics(_outcome("busy"))
+    first.flush()  # adds only what came since the last flush
+    second = TextfileExport(path)  # the next run's process
+    second.metrics(_outcome("refreshed"))
+    second.metrics(_outcome("failed", "ClientRejected"))
+    second.flush()
+
+    found = samples(path.read_text())
+    outcomes = "switchboard_refresh_outcomes_total"
+    assert value(found, outcomes, status="refreshed", error_class="") == 2
+    assert value(found, outcomes, status="failed", error_class="ClientRejected") == 2
+    assert value(found, outcomes, status="busy", error_class="") == 1
+    assert value(found, "switchboard_refresh_retries_total") == 2
+    assert not any(name.endswith("_created") for name, _ in found)
+    assert {f.type for f in text_string_to_metric_families(path.read_text())} == {"counter"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, f"{path.name}.lock"]
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_textfile_that_is_not_prometheus_text_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "switchboard_refresh.prom"
+    path.write_text("not { a metric\n")
+    export = TextfileExport(path)
+    export.metrics(_outcome("refreshed"))
+    with pytest.raises(ValueError, match="move it away"):
+        export.flush()
+    assert path.read_text() == "not { a metric\n"
+
+
+def _merge_many(path: str, times: int) -> None:
+    one = {
+        "switchboard_refresh_outcomes": (
+            "Refreshes.",
+            {(("error_class", ""), ("status", "refreshed")): 1.0},
+        )
+    }
+    for _ in range(times):
+        merge_textfile(Path(path), one)
+
+
+def test_concurrent_writers_lose_no_count(tmp_path: Path) -> None:
+    path = tmp_path / "switchboard_refresh.prom"
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_merge_many, args=(str(path), 150)) for _ in range(3)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
+    found = samples(path.read_text())
+    assert (
+        value(found, "switchboard_refresh_outcomes_total", status="refreshed", error_class="")
+        == 450
+    )

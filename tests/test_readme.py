@@ -18,6 +18,7 @@ from scripts.demo import PORTS
 from switchboard._settings import TokenSettings, VaultSettings
 from switchboard.ingress import IngressSettings
 from switchboard.liveperson import LivePersonSettings
+from switchboard.metrics import MetricsSettings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 SETTINGS: list[type[BaseSettings]] = [
@@ -25,6 +26,7 @@ SETTINGS: list[type[BaseSettings]] = [
     TokenSettings,
     LivePersonSettings,
     IngressSettings,
+    MetricsSettings,
 ]
 
 

@@ -1,4 +1,5 @@
-"""Every documented ``SWITCHBOARD_LP_*`` and ``SWITCHBOARD_INGRESS_*`` variable, set from the
+"""Every documented ``SWITCHBOARD_LP_*``, ``SWITCHBOARD_INGRESS_*`` and ``SWITCHBOARD_METRICS_*``
+variable, set from the
 environment as an operator would, is parsed to the value meant (the README lists them)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from switchboard._settings import load
 from switchboard.ingress import IngressSettings
 from switchboard.liveperson import LivePersonSettings, SkillRule
+from switchboard.metrics import MetricsSettings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -72,6 +74,16 @@ INGRESS: dict[str, tuple[str, str, Any]] = {
     "SWITCHBOARD_INGRESS_ACCOUNT_BLOCK": ("lp-prod", "account_block", "lp-prod"),
     "SWITCHBOARD_INGRESS_VAULT_BLOCK": ("vault-prod", "vault_block", "vault-prod"),
 }
+METRICS: dict[str, tuple[str, str, Any]] = {
+    "SWITCHBOARD_METRICS_CREDENTIAL_NAMES": ("true", "credential_names", True),
+    "SWITCHBOARD_METRICS_CACHE_SECONDS": ("30", "cache_seconds", 30.0),
+    "SWITCHBOARD_METRICS_TOKEN": ("sbx-scrape", "token", SecretStr("sbx-scrape")),
+    "SWITCHBOARD_METRICS_TEXTFILE": (
+        "/var/lib/node_exporter/textfile/switchboard.prom",
+        "textfile",
+        Path("/var/lib/node_exporter/textfile/switchboard.prom"),
+    ),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +91,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith(("SWITCHBOARD_LP_", "SWITCHBOARD_INGRESS_")):
+        if name.startswith(("SWITCHBOARD_LP_", "SWITCHBOARD_INGRESS_", "SWITCHBOARD_METRICS_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no .env
 
@@ -94,6 +106,7 @@ def documented(prefix: str) -> set[str]:
     [
         ("SWITCHBOARD_LP_", LP, LivePersonSettings),
         ("SWITCHBOARD_INGRESS_", INGRESS, IngressSettings),
+        ("SWITCHBOARD_METRICS_", METRICS, MetricsSettings),
     ],
 )
 def test_every_documented_variable_is_parsed_from_the_environment(
@@ -108,6 +121,16 @@ def test_every_documented_variable_is_parsed_from_the_environment(
         if isinstance(parsed, SecretStr):
             value, parsed = value.get_secret_value(), parsed.get_secret_value()
         assert value == parsed, variable
+
+
+def test_a_metrics_textfile_node_exporter_would_not_read_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from switchboard._exceptions import ConfigurationError
+
+    monkeypatch.setenv("SWITCHBOARD_METRICS_TEXTFILE", "/var/lib/node_exporter/switchboard.txt")
+    with pytest.raises(ConfigurationError, match=r"SWITCHBOARD_METRICS_TEXTFILE.*\.prom"):
+        load(MetricsSettings)
 
 
 @pytest.mark.parametrize("version", ["1", "2", " 2 "])

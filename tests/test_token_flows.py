@@ -128,6 +128,33 @@ def test_refresh_due_tokens_reports_and_fails_only_after_all_ran(
     assert [o.status for o in outcomes] == ["skipped", "skipped"]
 
 
+def test_refresh_due_tokens_adds_its_outcome_counters_to_the_metrics_textfile(
+    vault_block: str,
+    add_credential: Callable[..., str],
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from flows.refresh_due_tokens import refresh_due_tokens
+
+    textfile = tmp_path / "switchboard_refresh.prom"
+    monkeypatch.setenv("SWITCHBOARD_METRICS_TEXTFILE", str(textfile))
+    good = add_credential("metered")
+    bad = add_credential("metered-broken", secret="sbx-wrong")
+    assert refresh_due_tokens(vault_block=vault_block, return_state=True).is_failed()
+
+    text = textfile.read_text()
+    found = {
+        (sample.name, sample.labels.get("status"), sample.labels.get("error_class")): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert found[("switchboard_refresh_outcomes_total", "refreshed", "")] == 1
+    assert found[("switchboard_refresh_outcomes_total", "failed", "ClientRejected")] == 1
+    assert good not in text and bad not in text and "sbx-" not in text
+
+
 def test_acquire_token_and_recovery_event(
     prefect_server: ManagedProcess,
     vault_block: str,

@@ -12,8 +12,10 @@ __all__ = ["RefreshMetrics"]
 class RefreshMetrics:
     """A ``Refresher`` observer (``Refresher(..., observer=RefreshMetrics(registry))``).
 
-    Counts live only as long as the process: give it to a long-lived one. The fleet's persistent
-    view (expiry, state, failures, claims) is read from Vault by ``CredentialCollector``.
+    Counts live only as long as the process: give it to a long-lived one, or have a
+    ``TextfileExport`` add them to a node_exporter textfile before a short-lived one ends. The
+    fleet's persistent view (expiry, state, failures) is read from Vault by
+    ``CredentialCollector``.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,7 +37,8 @@ def check_exposure(host: str, token: SecretStr | None, variable: str, *, otherwi
 
 
 class MetricsSettings(BaseSettings):
-    """What ``switchboard metrics`` reads from Vault and shows."""
+    """What ``switchboard metrics`` reads from Vault and shows, and where the refresh flows
+    leave their counters (``textfile``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_METRICS_", env_file=".env", extra="ignore"
@@ -55,6 +58,23 @@ class MetricsSettings(BaseSettings):
             "--allow-unauthenticated-on-loopback."
         ),
     )
+
+    textfile: Path | None = Field(
+        default=None,
+        description=(
+            "A node_exporter textfile (*.prom) the refresh flows add their refresh counters to "
+            "at the end of each run; unset, they count nothing."
+        ),
+    )
+
+    @field_validator("textfile")
+    @classmethod
+    def _a_prom_file(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix != ".prom":
+            raise ValueError(
+                f"{value}: node_exporter's textfile collector reads only files ending in .prom"
+            )
+        return value
 
     @field_validator("token")
     @classmethod
