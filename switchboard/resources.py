@@ -16,10 +16,12 @@ protocol or the LivePerson client, and nothing logs in to Vault before it is nee
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from switchboard._exceptions import ConfigurationError
 from switchboard._settings import TokenSettings, VaultSettings, load
 from switchboard.vault import CredentialStore
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from switchboard.metrics import TextfileExport
     from switchboard.refresh import Refresher
     from switchboard.routing import ClientPool
+
+logger = logging.getLogger("switchboard.resources")
 
 __all__ = ["DEFAULT_KEY", "ResourceRegistry", "Resources", "registry"]
 
@@ -122,7 +126,11 @@ class Resources:
         def build() -> TextfileExport | None:
             from switchboard.metrics import MetricsSettings, TextfileExport
 
-            path = load(MetricsSettings).textfile
+            try:
+                path = load(MetricsSettings).textfile
+            except ConfigurationError as exc:  # metrics never stop a refresh
+                logger.warning("refresh counters are not exported: %s", exc)
+                return None
             return None if path is None else TextfileExport(path)
 
         return self._once("refresh_metrics", build)

@@ -74,3 +74,14 @@ async def test_clients_are_one_per_account_and_closed_with_the_registry(
     finally:
         await resources.aclose()
         registry.install("test/clients", None)
+
+
+def test_a_bad_metrics_setting_never_stops_a_refresh(
+    credential_store: CredentialStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metrics are an add-on: a mistyped metrics variable in a worker's environment costs the
+    counters (with a warning), not the refresh runs."""
+    monkeypatch.setenv("SWITCHBOARD_METRICS_TEXTFILE", "/tmp/not-a-prom-file.txt")
+    resources = Resources(lambda: credential_store)
+    assert resources.refresh_metrics is None
+    assert resources.refresher.store is credential_store
