@@ -38,8 +38,10 @@ __all__ = [
 ]
 
 INGRESS_TAGS = ("switchboard", "routing", "ingress")
-"""Tags of the runs (and their task runs) made inside ``flow_run_creator``: the ``routing``
-deployment's in ``prefect.yaml``, and ``ingress``."""
+"""Tags of the runs made inside ``flow_run_creator``: the ``routing`` deployment's in
+``prefect.yaml``, and ``ingress``. Only the runs carry them, not their task runs: a tagged task
+run first asks the API for tag concurrency slots, one more write per task that SQLite can answer
+busy, and Prefect's client then waits 2 s before asking again, holding up the whole batch."""
 
 RETRY_DELAYS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
 """Seconds to wait after each busy answer; after the last, Prefect's own retry policy applies."""
@@ -66,14 +68,11 @@ def _new_creator() -> PrefectClient:
 @asynccontextmanager
 async def flow_run_creator() -> AsyncIterator[None]:
     """One fail-fast creating client for every batch inside (one connection pool, one TLS setup);
-    the batches' runs are tagged ``INGRESS_TAGS``."""
-    from prefect import tags
-
+    the batches' runs are tagged ``INGRESS_TAGS`` (``create_flow_run``)."""
     async with _new_creator() as client:
         token = _creator.set(client)
         try:
-            with tags(*INGRESS_TAGS):
-                yield
+            yield
         finally:
             _creator.reset(token)
 
@@ -83,12 +82,13 @@ async def create_flow_run(flow: Flow[..., Any], parameters: dict[str, Any]) -> F
     from prefect.context import AsyncClientContext, TagsContext
     from prefect.states import Pending
 
+    creator = _creator.get()
+    tags = TagsContext.get().current_tags  # as the engine's own creation does
     fields: dict[str, Any] = {
         "parameters": flow.serialize_parameters(parameters),
         "state": Pending(),
-        "tags": TagsContext.get().current_tags,  # as the engine's own creation does
+        "tags": tags if creator is None else sorted({*tags, *INGRESS_TAGS}),
     }
-    creator = _creator.get()
     if creator is not None:
         for delay in RETRY_DELAYS:
             try:
