@@ -8,6 +8,8 @@ from bench._markdown import fmt, header, row
 
 __all__ = ["render_curves"]
 
+_ORDER = ("raw", "plain", "orchestrated")
+
 
 def _latency(curve: dict[str, Any]) -> list[str]:
     crossing = ", ".join(
@@ -25,7 +27,7 @@ def _latency(curve: dict[str, Any]) -> list[str]:
         *header("rate/s", "variant", "events", "all recorded", "p50", "p95", "p99", "max"),
     ]
     rows = [(p["rate"], variant, p) for variant, ps in curve["points"].items() for p in ps]
-    for rate, variant, p in sorted(rows, key=lambda r: (r[0], r[1] != "plain")):
+    for rate, variant, p in sorted(rows, key=lambda r: (r[0], _ORDER.index(r[1]))):
         quantiles = [fmt(p[q], 3) for q in ("p50", "p95", "p99", "max")]
         recorded = "yes" if p["complete"] else "**no**"
         out.append(row(f"{rate:g}", variant, p["events"], recorded, *quantiles))
@@ -40,20 +42,26 @@ def _batch(curve: dict[str, Any]) -> list[str]:
         f"{curve['events']} events, {curve['concurrency']} outstanding, every server "
         "restarted with each `max_batch_size` (so batches are full).",
         "",
-        *header("max batch", "variant", "events/s", "CPU-s / 1,000 events", "of which ingress"),
+        *header(
+            "max batch",
+            "variant",
+            "events/s",
+            "CPU-s / 1,000 events",
+            "of which the routing server",
+        ),
     ]
     rows = [
         (p["max_batch_size"], variant, p) for variant, ps in curve["points"].items() for p in ps
     ]
-    for size, variant, p in sorted(rows, key=lambda r: (r[0], r[1] != "plain")):
-        ingress = p["cpu_seconds_per_1000_events"].get("ingress")
+    for size, variant, p in sorted(rows, key=lambda r: (r[0], _ORDER.index(r[1]))):
+        server = p["cpu_seconds_per_1000_events"].get("routing server")
         out.append(
             row(
                 size,
                 variant,
                 f"{p['events_per_second']:.0f}",
                 fmt(p["cpu_total_per_1000_events"]),
-                fmt(ingress),
+                fmt(server),
             )
         )
     return out
