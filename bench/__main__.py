@@ -3,6 +3,8 @@
     python -m bench                       # every part, the issue's sizes, 3 repetitions
     python -m bench --quick               # tiny sizes, 1 repetition: a smoke run
     python -m bench --only curve          # one part (or several, comma-separated)
+    python -m bench --topology ha [--credentials N --rate R --only FAULT,...]
+                                          # the HA topology, broken five ways (-ha.json)
 
 Writes ``bench/results/<UTC time>.json``, ``.md`` and one PNG per curve (and ``latest.*``).
 """
@@ -158,6 +160,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["--topology", "ha"]:  # the HA topology under faults: its own options
+        from bench.topology._run import main as run_topology
+
+        return run_topology(argv[2:])
     args = _parse(argv)
     parts = set(args.only.split(",")) if args.only else set(PARTS)
     unknown = parts - set(PARTS)
