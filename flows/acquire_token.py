@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from switchboard import RefreshOutcome
-from tasks.tokens import refresh_credential
+from tasks.tokens import record_refresh_metrics, refresh_credential
 
 __all__ = ["acquire_token"]
 
@@ -21,4 +21,7 @@ def acquire_token(credential: str, vault_block: str | None = None) -> RefreshOut
     Returns:
         The outcome (status, state, expiry); the flow fails when the credential failed.
     """
-    return refresh_credential(credential, force=True, vault_block=vault_block)
+    try:
+        return refresh_credential(credential, force=True, vault_block=vault_block)
+    finally:
+        record_refresh_metrics(vault_block)  # the process ends with the run: the textfile keeps it

@@ -24,7 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from switchboard.oauth2._tls import load_key_and_chain
+from switchboard.oauth2 import load_key_and_chain
 
 __all__ = ["PeerCertProtocol", "TestCA", "peer_subject_dn"]
 

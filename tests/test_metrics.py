@@ -349,3 +349,19 @@ def test_concurrent_writers_lose_no_count(tmp_path: Path) -> None:
         value(found, "switchboard_refresh_outcomes_total", status="refreshed", error_class="")
         == 450
     )
+
+
+def test_a_stuck_textfile_lock_costs_the_counts_not_the_run(tmp_path: Path) -> None:
+    """A writer that holds the lock for ever (a frozen process, a network file system) must not
+    hang the refresh run that wants to add its counts: it waits a bounded time, then gives up."""
+    import fcntl
+
+    path = tmp_path / "switchboard.prom"
+    holder = os.open(f"{path}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(TimeoutError):
+            merge_textfile(path, {"x_total": ("x", {(): 1.0})}, wait_seconds=0.2)
+    finally:
+        os.close(holder)
+    assert not path.exists()

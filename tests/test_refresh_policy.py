@@ -390,3 +390,17 @@ def test_reprs_hold_no_secret() -> None:
     for thing in shown:
         assert "sbx-" not in repr(thing) + str(thing), type(thing).__name__
     assert "seed_is_new=True" in repr(rich) and "intent=spending" in repr(rich)
+
+
+def test_a_failure_that_could_not_read_the_credential_keeps_the_known_expiries() -> None:
+    """An unreadable definition gives no snapshot: the stored token still expires when the last
+    report said, and expiry alerts must keep seeing it."""
+    from switchboard._exceptions import ConfigurationError
+    from switchboard.refresh._report import failed_health
+
+    last = health("healthy", expires_at=LATER, refresh_expires_at=LATER, refresh_used_at=NOW)
+    reported, _ = failed_health(
+        None, ConfigurationError("bad definition"), now=NOW, window_seconds=900, previous=last
+    )
+    assert (reported.expires_at, reported.refresh_expires_at) == (LATER, LATER)
+    assert reported.refresh_used_at == NOW

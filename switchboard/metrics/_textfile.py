@@ -16,6 +16,7 @@ import fcntl
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -91,12 +92,33 @@ def _write(path: Path, counters: CounterValues) -> None:
         raise
 
 
-def merge_textfile(path: Path, increments: CounterValues) -> None:
+LOCK_WAIT_SECONDS = 10.0
+"""How long a run waits for another writer's lock before it gives up its counts: a stuck
+holder (a frozen process, a network file system) must not hang the refresh schedule."""
+
+
+def merge_textfile(
+    path: Path, increments: CounterValues, *, wait_seconds: float = LOCK_WAIT_SECONDS
+) -> None:
     """Add ``increments`` to the counters in ``path`` (a new file if there is none), under an
-    exclusive lock on ``<path>.lock`` so concurrent writers on this host each add theirs."""
-    lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    exclusive lock on ``<path>.lock`` so concurrent writers on this host each add theirs.
+
+    ``TimeoutError`` when the lock stays taken for ``wait_seconds``. The lock is opened read-only
+    (``flock`` needs no more), so workers running as other users can share it.
+    """
+    lock = os.open(f"{path}.lock", os.O_RDONLY | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"{path}.lock stayed locked for {wait_seconds:.0f} s"
+                    ) from None
+                time.sleep(0.05)
         merged = _read(path)
         for name, (documentation, values) in increments.items():
             _, held = merged.setdefault(name, (documentation, {}))

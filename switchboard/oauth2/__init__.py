@@ -11,6 +11,7 @@ from switchboard.oauth2._endpoint import (
     refresh_expires_at,
 )
 from switchboard.oauth2._errors import classify_oauth_error
+from switchboard.oauth2._tls import load_key_and_chain
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -20,6 +21,7 @@ __all__ = [
     "TokenResponse",
     "classify_oauth_error",
     "expires_in_seconds",
+    "load_key_and_chain",
     "parse_token_answer",
     "refresh_expires_at",
 ]

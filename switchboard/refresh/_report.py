@@ -119,12 +119,16 @@ def failed_health(
         consecutive_failures=failures,
         last_attempt_at=now,
         last_success_at=previous.last_success_at if previous else None,
-        expires_at=token.expires_at if token else None,
+        expires_at=token.expires_at if token else _kept(previous, snapshot, "expires_at"),
         next_attempt_at=now + timedelta(seconds=run_backoff_seconds(state, failures, retry_after)),
         seed_version=seed.version if seed else None,
         client_version=snapshot.client_version if snapshot else None,
-        refresh_expires_at=record.refresh_expires_at if record else None,
-        refresh_used_at=record.obtained_at if record else None,
+        refresh_expires_at=(
+            record.refresh_expires_at if record else _kept(previous, snapshot, "refresh_expires_at")
+        ),
+        refresh_used_at=record.obtained_at
+        if record
+        else _kept(previous, snapshot, "refresh_used_at"),
         alerts=alerts,
     )
     return health, notice
@@ -157,3 +161,14 @@ def in_doubt(name: str, snapshot: Snapshot) -> RefreshInDoubt:
         f"refresh {name}` on {host} (it replays its journal), or see the README's runbook for "
         "`in_doubt`"
     )
+
+
+def _kept(
+    previous: CredentialHealth | None, snapshot: Snapshot | None, field: str
+) -> datetime | None:
+    """What the last report knew, when this failure could not read the credential at all: the
+    stored token still runs out when it did, and expiry alerts must keep seeing it."""
+    if snapshot is not None or previous is None:
+        return None
+    value = getattr(previous, field)
+    return value if isinstance(value, datetime) else None
