@@ -153,18 +153,34 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-plain", action="store_true", help="skip the plain-ingress variant")
     parser.add_argument("--no-core", action="store_true", help="skip the token core variant")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where results go")
+    parser.add_argument(  # taken before parsing (see main); listed here for --help
+        "--topology",
+        choices=["ha"],
+        help="the HA topology under faults instead (`--topology ha --help` for its options)",
+    )
     parser.add_argument(
         "--keep-workdir", action="store_true", help="keep server logs and audit log"
     )
     return parser.parse_args(argv)
 
 
+def _topology(argv: list[str]) -> list[str] | None:
+    """The other arguments when ``--topology ha`` (or ``--topology=ha``) is among ``argv``."""
+    for index, arg in enumerate(argv):
+        if arg == "--topology=ha":
+            return argv[:index] + argv[index + 1 :]
+        if arg == "--topology" and argv[index + 1 : index + 2] == ["ha"]:
+            return argv[:index] + argv[index + 2 :]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:2] == ["--topology", "ha"]:  # the HA topology under faults: its own options
+    argv = sys.argv[1:] if argv is None else list(argv)
+    topology = _topology(argv)
+    if topology is not None:  # the HA topology under faults: its own options
         from bench.topology._run import main as run_topology
 
-        return run_topology(argv[2:])
+        return run_topology(topology)
     args = _parse(argv)
     parts = set(args.only.split(",")) if args.only else set(PARTS)
     unknown = parts - set(PARTS)
