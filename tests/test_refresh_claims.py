@@ -504,3 +504,40 @@ def test_a_journaled_pair_survives_what_an_operator_does_meanwhile(
     assert reuse_detected(sandbox) == before
     assert_live(credential_store, sandbox, name)
     assert host_a.refresh(name, force=True).status == "refreshed"  # the stored RT is live
+
+
+def test_a_pair_a_neighbour_replayed_and_another_claimed_is_adopted(
+    credential_store: CredentialStore, new_credential: NewCredential, tmp_path: Path
+) -> None:
+    """Processes on one host share the journal. Found by 24 concurrent refreshes under load: a
+    neighbour replayed this run's journaled pair into Vault, a third run claimed it, and this
+    run's own commit then met a record it did not recognise and reported a failure (with a
+    backoff) although its pair was stored. It is adopted instead."""
+    from switchboard.journal import Journal, JournalEntry
+    from switchboard.refresh._claim import Claim
+
+    name, _ = new_credential("refresh_token")
+    settings = TokenSettings(journal_dir=tmp_path)
+    neighbour = Refresher(credential_store, settings)
+    scope = journal_for(credential_store, settings).scope
+
+    class Interleaved(Journal):
+        def record(self, name: str, entry: JournalEntry) -> None:
+            super().record(name, entry)
+            replay = neighbour.pairs.replay(name)  # the neighbour stores our pair, clears it
+            assert replay is not None and replay.token is not None
+            stored = credential_store.read_refresh(name)
+            assert stored.record is not None
+            Claim.take(  # and a third run claims the pair before our commit
+                credential_store,
+                name,
+                stored.record,
+                over_version=stored.version,
+                seed_version=None,
+                phase="claimed",
+                clock=utcnow,
+            )
+
+    refresher = Refresher(credential_store, settings, journal=Interleaved(tmp_path, scope=scope))
+    outcome = refresher.refresh(name)
+    assert outcome.status == "adopted", (outcome.status, outcome.error_class, outcome.message)

@@ -13,7 +13,12 @@ from datetime import datetime
 
 from pydantic import SecretStr
 
-from switchboard._exceptions import ConfigurationError, SwitchboardError, TransientTokenError
+from switchboard._exceptions import (
+    CASConflict,
+    ConfigurationError,
+    SwitchboardError,
+    TransientTokenError,
+)
 from switchboard._models import ClientDefinition, RefreshRecord, StoredToken
 from switchboard._settings import MAX_INLINE_WAIT_SECONDS, TokenSettings
 from switchboard._urls import origin, redact_url
@@ -105,9 +110,17 @@ class Spender:
             logger.error(
                 "%s: could not journal the new pair (%s); writing Vault directly", name, exc
             )
-        token = self.pairs.commit(
-            name, definition, entry, base=claim.record, token_version=snapshot.token.version
-        )
+        try:
+            token = self.pairs.commit(
+                name, definition, entry, base=claim.record, token_version=snapshot.token.version
+            )
+        except CASConflict:
+            # Processes on one host share the journal: a neighbour that replayed this entry
+            # stored the pair and cleared it (and another run may have claimed it since). An
+            # entry still there stays for the next run's replay.
+            if self.journal.has_pending(name):
+                raise
+            raise Adopted(self.store.read_token(name)) from None
         self.journal.clear(name)
         logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
         return token, attempts
