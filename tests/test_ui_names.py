@@ -9,6 +9,7 @@ The same things rendered in a browser: ``scripts/ui_check.py``.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -53,9 +54,19 @@ class Api:
         body = {"flow_runs": {"parent_flow_run_id": {"any_": [str(flow_run_id)]}}}
         return list(self.post("flow_runs/filter", body))
 
-    def task_run_names(self, flow_run_id: Any) -> list[str]:
+    def task_run_names(
+        self, flow_run_id: Any, *, count: int = 1, including: str | None = None
+    ) -> list[str]:
+        """The run's task-run names, sorted, once ``count`` of them (and ``including``) are
+        recorded: the server records task runs from their events, a moment after the run."""
         body = {"task_runs": {"flow_run_id": {"any_": [str(flow_run_id)]}}}
-        return sorted(run["name"] for run in self.post("task_runs/filter", body))
+        deadline = time.monotonic() + 30
+        while True:
+            names = sorted(run["name"] for run in self.post("task_runs/filter", body))
+            enough = len(names) >= count and (including is None or including in names)
+            if enough or time.monotonic() > deadline:
+                return names
+            time.sleep(0.2)
 
     def artifact(self, flow_run_id: Any, key: str) -> dict[str, Any]:
         body = {"artifacts": {"flow_run_id": {"any_": [str(flow_run_id)]}}}
@@ -117,7 +128,7 @@ def test_token_runs_are_named_for_what_they_did(
     assert api.flow_run(run_id)["name"] == "refresh 3 due of 3"
     assert api.flow_run(second.state_details.flow_run_id)["name"] == "refresh 0 due of 1"
     assert api.flow_run(acquired.state_details.flow_run_id)["name"] == "acquire beta"
-    assert api.task_run_names(run_id) == sorted(
+    assert api.task_run_names(run_id, count=2 + len(names)) == sorted(
         ["plan-refreshes", "publish-refresh-report", *(f"refresh-{n}" for n in names)]
     )
     assert api.task_run_names(acquired.state_details.flow_run_id) == ["refresh-beta"]
@@ -148,7 +159,7 @@ def test_the_daily_run_publishes_every_credential(
     assert api.flow_run(run_id)["name"] == "keep alive tokens idle 12.0 h"
     [subflow] = api.subflow_runs(run_id)
     assert subflow["name"] == "refresh 1 due of 3"
-    assert "publish-fleet-table" in api.task_run_names(run_id)
+    assert "publish-fleet-table" in api.task_run_names(run_id, including="publish-fleet-table")
 
     fleet = api.artifact(run_id, FLEET_ARTIFACT_KEY)
     assert_readable(fleet)
@@ -177,7 +188,7 @@ def test_the_failure_runbook_names_its_run_and_shows_times(
     )
     run_id = state.state_details.flow_run_id
     assert api.flow_run(run_id)["name"] == "handle refused: ClientRejected"
-    assert api.task_run_names(run_id) == [
+    assert api.task_run_names(run_id, count=2) == [
         "explain-refused-ClientRejected",
         "read-health-refused",
     ]
@@ -206,7 +217,7 @@ async def test_routing_runs_tasks_and_the_decisions_table(api: Api, account: Any
 
     run_id = state.state_details.flow_run_id
     assert api.flow_run(run_id)["name"] == "route 4 conversations"
-    assert api.task_run_names(run_id) == [
+    assert api.task_run_names(run_id, count=5) == [
         "check-agent-availability-of-3-skills",
         "check-queue-health-of-3-skills",
         "decide-messages-of-4-conversations",
