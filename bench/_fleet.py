@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx2
 from pydantic import SecretStr
 
-__all__ = ["fleet_names", "seed_fleet"]
+__all__ = ["acquire_bearer", "fleet_names", "seed_fleet"]
 
 
 def fleet_names(base: str, count: int) -> list[str]:
@@ -57,3 +58,38 @@ async def seed_fleet(
                     await write(name, "seed", {"refresh_token": client["refresh_token"]})
 
         await asyncio.gather(*(one(i, name) for i, name in enumerate(names)))
+
+
+def acquire_bearer(
+    *, sandbox_url: str, vault_url: str, vault_token: str, name: str, journal_dir: Path
+) -> None:
+    """A client-credentials credential ``name`` whose token (a day long) is already in Vault, as
+    the token half leaves the LivePerson bearer the routing half reads."""
+    from switchboard import ClientDefinition, TokenSettings, VaultSettings
+    from switchboard.refresh import Refresher
+    from switchboard.vault import CredentialStore
+
+    answer = httpx2.post(
+        f"{sandbox_url}/_control/clients",
+        json={
+            "client_id": name,
+            "grant_types": ["client_credentials"],
+            "access_token_lifetime": 86_400,
+        },
+        timeout=30,
+    )
+    client = answer.raise_for_status().json()
+    store = CredentialStore.from_settings(
+        VaultSettings(addr=vault_url, token=SecretStr(vault_token))
+    )
+    store.put_client(
+        name,
+        ClientDefinition(
+            token_url=f"{sandbox_url}/oauth/token",
+            client_id=client["client_id"],
+            client_secrets=(SecretStr(client["client_secret"]),),
+        ),
+    )
+    outcome = Refresher(store, TokenSettings(journal_dir=journal_dir)).refresh(name, force=True)
+    if outcome.status != "refreshed":
+        raise RuntimeError(f"could not acquire the bearer {name!r}: {outcome.status}")

@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx2
 import uvloop
-from pydantic import SecretStr
 
+from bench._fleet import acquire_bearer
 from bench._ingress import (
     INGRESS_COMMAND,
     PLAIN_INGRESS_COMMAND,
@@ -97,38 +97,13 @@ def prepare_routing(servers: BenchServers) -> None:
 
 def seed_bearer(servers: BenchServers) -> None:
     """A sandbox client whose token is in Vault, as the token half leaves it."""
-    from switchboard import ClientDefinition, TokenSettings, VaultSettings
-    from switchboard.refresh import Refresher
-    from switchboard.vault import CredentialStore
-
-    client = (
-        httpx2.post(
-            f"{servers.sandbox.url}/_control/clients",
-            json={
-                "client_id": BEARER,
-                "grant_types": ["client_credentials"],
-                "access_token_lifetime": 86_400,
-            },
-        )
-        .raise_for_status()
-        .json()
+    acquire_bearer(
+        sandbox_url=servers.sandbox.url,
+        vault_url=servers.openbao.url,
+        vault_token=servers.root_token,
+        name=BEARER,
+        journal_dir=servers.workdir / "journal",
     )
-    store = CredentialStore.from_settings(
-        VaultSettings(addr=servers.openbao.url, token=SecretStr(servers.root_token))
-    )
-    store.put_client(
-        BEARER,
-        ClientDefinition(
-            token_url=f"{servers.sandbox.url}/oauth/token",
-            client_id=client["client_id"],
-            client_secrets=(SecretStr(client["client_secret"]),),
-        ),
-    )
-    outcome = Refresher(store, TokenSettings(journal_dir=servers.workdir / "journal")).refresh(
-        BEARER, force=True
-    )
-    if outcome.status != "refreshed":
-        raise RuntimeError(f"could not acquire the bench bearer: {outcome.status}")
 
 
 def _counters(servers: BenchServers) -> dict[str, int]:

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx2
 import hvac
 from pydantic import SecretStr
 
+from bench._fleet import acquire_bearer
 from bench._ingress import WEBHOOK_SECRET
 from bench._scenario import set_scenario
 from bench.topology._balancer import Backend, start_haproxy
@@ -37,9 +37,7 @@ from sandbox.servers import (
     start_sandbox,
 )
 from scripts.deploy import POOL, ROOT, deploy_all
-from switchboard import ClientDefinition, TokenSettings, VaultSettings, admin
-from switchboard.refresh import Refresher
-from switchboard.vault import CredentialStore
+from switchboard import admin
 
 __all__ = ["Topology", "TopologyShape", "start_topology"]
 
@@ -239,27 +237,14 @@ def _prepare_vault(topology: Topology) -> None:
 
 def _seed_bearer(topology: Topology) -> None:
     """The LivePerson bearer credential, acquired once, and the account's routing scenario."""
-    sandbox = topology.sandbox.url
-    client = httpx2.post(
-        f"{sandbox}/_control/clients",
-        json={"grant_types": ["client_credentials"], "access_token_lifetime": 86_400},
-        timeout=30,
-    ).raise_for_status()
-    store = CredentialStore.from_settings(
-        VaultSettings(addr=topology.vault_url, token=SecretStr(topology.openbao.root_token))
+    acquire_bearer(
+        sandbox_url=topology.sandbox.url,
+        vault_url=topology.vault_url,
+        vault_token=topology.openbao.root_token,
+        name=LP_BEARER,
+        journal_dir=topology.workdir / "admin-journal",
     )
-    store.put_client(
-        LP_BEARER,
-        ClientDefinition(
-            token_url=f"{sandbox}/oauth/token",
-            client_id=client.json()["client_id"],
-            client_secrets=(SecretStr(client.json()["client_secret"]),),
-        ),
-    )
-    settings = TokenSettings(journal_dir=topology.workdir / "admin-journal")
-    if Refresher(store, settings).refresh(LP_BEARER, force=True).status != "refreshed":
-        raise RuntimeError("could not acquire the LivePerson bearer through the cluster")
-    set_scenario(sandbox, topology.shape.account_id)
+    set_scenario(topology.sandbox.url, topology.shape.account_id)
 
 
 def _step(message: str) -> None:

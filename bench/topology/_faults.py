@@ -115,6 +115,11 @@ def _flow_run(topology: Topology, flow_run_id: str) -> dict[str, Any]:
         return dict(api.get(f"flow_runs/{flow_run_id}").raise_for_status().json())
 
 
+def _broken(*checks: tuple[str, bool]) -> list[str]:
+    """The checks that did not hold, by name."""
+    return [check for check, broke in checks if broke]
+
+
 def _wait(check: Any, what: str, *, timeout: float, every: float = 1.0) -> float:
     """Seconds until ``check()`` is true; ``TimeoutError`` naming ``what`` otherwise."""
     started = time.monotonic()
@@ -209,15 +214,11 @@ def fleet_refresh_with_leader_kill(
         "pairs_lost": lost,
         "cpu_seconds": cpu_delta(cpu_before, cpu_after),
     }
-    figures["failed"] = [
-        check
-        for check, broken in (
-            ("a refresh token was spent twice", reuse != 0),
-            ("a pair was lost", lost != 0),
-            ("not every credential healthy", states["healthy"] != credentials),
-        )
-        if broken
-    ]
+    figures["failed"] = _broken(
+        ("a refresh token was spent twice", reuse != 0),
+        ("a pair was lost", lost != 0),
+        ("not every credential healthy", states["healthy"] != credentials),
+    )
     return figures
 
 
@@ -292,15 +293,11 @@ def _routing_under(
         "error_window_seconds": _error_window(first),
         "cpu_seconds": cpu_delta(cpu_before, cpu_by_process(topology)),
     }
-    figures["failed"] = [
-        check
-        for check, broken in (
-            ("an event was never acknowledged", figures["acknowledged"] != len(events)),
-            ("an acknowledged event lost", figures["acknowledged_without_message"] != 0),
-            ("a customer messaged twice", figures["duplicate_messages"] != 0),
-        )
-        if broken
-    ]
+    figures["failed"] = _broken(
+        ("an event was never acknowledged", figures["acknowledged"] != len(events)),
+        ("an acknowledged event lost", figures["acknowledged_without_message"] != 0),
+        ("a customer messaged twice", figures["duplicate_messages"] != 0),
+    )
     return figures
 
 
@@ -322,12 +319,7 @@ def api_server_kill(topology: Topology, *, rate: float = 20, seconds: float = 20
     figures = _routing_under(
         topology, "api-kill", rate=rate, seconds=seconds, fault=lambda: kill(victim)
     )
-    run_id = _run_deployment(topology, REFRESH_DEPLOYMENT, {})
-    _wait(
-        lambda: _flow_run(topology, run_id)["state_type"] in ("COMPLETED", "CANCELLED"),
-        "a run created after the kill",
-        timeout=300,
-    )
+    run_id = _refresh_run_to_its_end(topology, "a run created after the kill")
     scheduled = _wait(
         lambda: _scheduled_run_completed_since(topology, killed_at),
         "a scheduled run after the kill",
@@ -342,6 +334,18 @@ def api_server_kill(topology: Topology, *, rate: float = 20, seconds: float = 20
         "scheduled_run_completed_within_seconds": round(scheduled, 1),
         **figures,
     }
+
+
+def _refresh_run_to_its_end(topology: Topology, what: str) -> str:
+    """Start an ``every-minute`` run through the API and wait for its end (``CANCELLED``: it met
+    a scheduled run, which the deployment lets go first)."""
+    run_id = _run_deployment(topology, REFRESH_DEPLOYMENT, {})
+    _wait(
+        lambda: _flow_run(topology, run_id)["state_type"] in ("COMPLETED", "CANCELLED"),
+        what,
+        timeout=300,
+    )
+    return run_id
 
 
 def _scheduled_run_completed_since(topology: Topology, moment: float) -> bool:
@@ -419,14 +423,10 @@ def worker_kill_mid_run(topology: Topology, *, credentials: int) -> dict[str, An
         "all_healthy_after_seconds": round(time.monotonic() - killed_at, 1),
         "states": dict(states),
     }
-    figures["failed"] = [
-        check
-        for check, broken in (
-            ("the run was not mid-way when killed", issued >= credentials),
-            ("not every credential healthy", states["healthy"] != credentials),
-        )
-        if broken
-    ]
+    figures["failed"] = _broken(
+        ("the run was not mid-way when killed", issued >= credentials),
+        ("not every credential healthy", states["healthy"] != credentials),
+    )
     return figures
 
 
@@ -463,12 +463,7 @@ def redis_and_postgres_restart(
     postgres = _routing_under(
         topology, "postgres-restart", rate=rate, seconds=seconds, fault=restart_postgres
     )
-    run_id = _run_deployment(topology, REFRESH_DEPLOYMENT, {})
-    _wait(
-        lambda: _flow_run(topology, run_id)["state_type"] in ("COMPLETED", "CANCELLED"),
-        "a refresh run after the restarts",
-        timeout=300,
-    )
+    run_id = _refresh_run_to_its_end(topology, "a refresh run after the restarts")
     return {
         "redis": redis,
         "postgres": postgres,
