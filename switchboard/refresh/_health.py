@@ -51,21 +51,24 @@ class HealthWriter:
         definition: ClientDefinition,
         client_version: int | None,
         before: RefreshRecord | None,
+        after: RefreshRecord | None = None,
         previous: tuple[CredentialHealth | None, int],
     ) -> tuple[CredentialHealth, AlertNotice | None]:
         """Record health after a refresh stored ``token``, the radar's reading included.
 
         ``before`` is the refresh record the refresh started from; ``None`` when unknown (a
         journal replay, a report that was lost): then the previous report's reading of the
-        record stands in, so a fixed lifetime is not mistaken for a renewed one. A success is
-        not dropped for a report written meanwhile: it is rebuilt over that one (once), so its
-        alerts are carried or cleared, and the notice given, exactly once; it is dropped for a
-        report of this token or a newer one.
+        record stands in, so a fixed lifetime is not mistaken for a renewed one. ``after`` is
+        the refresh record stored with ``token`` (refresh-token grant) when this process wrote
+        it; ``None``: the radar reads it from Vault. A success is not dropped for a report
+        written meanwhile: it is rebuilt over that one (once), so its alerts are carried or
+        cleared, and the notice given, exactly once; it is dropped for a report of this token
+        or a newer one.
         """
         if before is None and previous[0] is not None:
             before = _as_read_before(previous[0])
-        after, radar = None, RadarReading()
-        if definition.grant == "refresh_token":  # what the provider said of its lifetime
+        radar = RadarReading()
+        if after is None and definition.grant == "refresh_token":  # the provider's lifetime
             try:
                 after = self.store.read_refresh(name).record
             except SwitchboardError as exc:

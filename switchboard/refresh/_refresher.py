@@ -28,6 +28,7 @@ from switchboard._exceptions import (
 )
 from switchboard._models import (
     RefreshOutcome,
+    RefreshRecord,
     RefreshStatus,
     StoredToken,
     utcnow,
@@ -244,6 +245,7 @@ class Refresher:
                     definition=definition,
                     client_version=client_version,
                     before=None,
+                    after=replay.record,
                     previous=self.store.read_health_versioned(name),
                 )
                 alert = replay_health.alerts[-1].cause if notice == "alert" else None
@@ -265,10 +267,11 @@ class Refresher:
             if step == "report" and snapshot.token.token is not None:
                 return self._succeeded(name, snapshot, snapshot.token.token, "skipped", 0, replayed)
             logger.info("refreshing %s (%s)", name, reason)
+            stored: RefreshRecord | None = None  # no refresh token: no record, no radar
             if snapshot.definition.grant != "refresh_token":  # nothing to spend: no claim
                 token, attempts = self.spender.acquire(name, snapshot)
             else:
-                token, attempts = self.spender.rotate(name, snapshot)
+                (token, stored), attempts = self.spender.rotate(name, snapshot)
         except Adopted as adopted:  # report the other run's token and the health it wrote
             health = None
             with contextlib.suppress(SwitchboardError):
@@ -279,7 +282,9 @@ class Refresher:
             return self._busy_or_adopted(name, snapshot)
         except SwitchboardError as exc:
             return self.health.failure(name, snapshot, exc, replayed=replayed)
-        return self._succeeded(name, snapshot, token, "refreshed", attempts, replayed)
+        return self._succeeded(
+            name, snapshot, token, "refreshed", attempts, replayed, stored=stored
+        )
 
     def _succeeded(
         self,
@@ -289,15 +294,19 @@ class Refresher:
         status: Literal["refreshed", "skipped"],
         attempts: int,
         replayed: bool,
+        *,
+        stored: RefreshRecord | None = None,
     ) -> RefreshOutcome:
-        """Record health for ``token`` (just stored, or stored by a run whose report was lost:
-        then the radar sees the refresh record as new, as it cannot tell what came before)."""
+        """Record health for ``token`` (just stored, with ``stored`` the refresh record this run
+        wrote, or stored by a run whose report was lost: then the radar reads the record and
+        sees it as new, as it cannot tell what came before)."""
         health, notice = self.health.success(
             name,
             token,
             definition=snapshot.definition,
             client_version=snapshot.client_version,
             before=snapshot.refresh.record if status == "refreshed" else None,
+            after=stored,
             previous=(snapshot.health, snapshot.health_version),
         )
         return RefreshOutcome(

@@ -25,7 +25,7 @@ from switchboard._urls import origin, redact_url
 from switchboard.journal import Journal, JournalEntry
 from switchboard.oauth2 import TokenAnswer, TokenEndpoint, parse_token_answer
 from switchboard.refresh._claim import CLAIM_RETRY_SECONDS, Claim
-from switchboard.refresh._pair import PairWriter
+from switchboard.refresh._pair import PairWriter, StoredPair
 from switchboard.refresh._policy import backoff_seconds
 from switchboard.refresh._snapshot import Snapshot
 from switchboard.vault import CredentialStore, VersionedToken
@@ -78,8 +78,12 @@ class Spender:
         logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
         return token, attempts
 
-    def rotate(self, name: str, snapshot: Snapshot) -> tuple[StoredToken, int]:
-        """Refresh-token grant: claim, spend, journal, store; the claim fences every step."""
+    def rotate(self, name: str, snapshot: Snapshot) -> tuple[StoredPair, int]:
+        """Refresh-token grant: claim, spend, journal, store; the claim fences every step.
+
+        Returns the pair as stored (the token and the refresh record holding its refresh token)
+        and the number of attempts.
+        """
         definition = snapshot.definition
         base, spend, seed_version = self._what_to_spend(name, snapshot)
         claim = Claim.take(
@@ -111,7 +115,7 @@ class Spender:
                 "%s: could not journal the new pair (%s); writing Vault directly", name, exc
             )
         try:
-            token = self.pairs.commit(
+            pair = self.pairs.commit(
                 name, definition, entry, base=claim.record, token_version=snapshot.token.version
             )
         except CASConflict:
@@ -122,8 +126,8 @@ class Spender:
                 raise
             raise Adopted(self.store.read_token(name)) from None
         self.journal.clear(name)
-        logger.info("%s: new token stored, expires %s", name, token.expires_at.isoformat())
-        return token, attempts
+        logger.info("%s: new token stored, expires %s", name, pair.token.expires_at.isoformat())
+        return pair, attempts
 
     def _what_to_spend(
         self, name: str, snapshot: Snapshot
