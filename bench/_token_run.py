@@ -1,12 +1,14 @@
 """One token-fleet run in its own process: ``python -m bench._token_run flow|core``.
 
 ``flow``: one ``refresh_due_tokens`` run (Prefect, task per credential), as a worker's flow-run
-process would execute it. ``core``: the same ``Refresher`` plan and refreshes on a thread pool of
-the same size, without Prefect. Prints one JSON line: import and run seconds, outcomes.
+process would execute it (``flow --force``: every credential, due or not). ``core``: the same
+``Refresher`` plan and refreshes on a thread pool of the same size, without Prefect. Prints one
+JSON line: import and run seconds, outcomes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -16,12 +18,16 @@ from typing import Any
 from bench._measure import RESULT_PREFIX
 
 
-def _flow() -> dict[str, Any]:
+def _flow(*, force: bool) -> dict[str, Any]:
     started = time.perf_counter()
     from flows.refresh_due_tokens import refresh_due_tokens
 
     imported = time.perf_counter()
-    state = refresh_due_tokens(return_state=True)
+
+    async def run() -> Any:  # an async flow
+        return await refresh_due_tokens(force=force, return_state=True)
+
+    state = asyncio.run(run())
     finished = time.perf_counter()
     outcomes = state.result(raise_on_failure=False)
     statuses = Counter(o.status for o in outcomes) if isinstance(outcomes, list) else {"error": 1}
@@ -53,7 +59,7 @@ def _core() -> dict[str, Any]:
 
 def main() -> None:
     mode = sys.argv[1]
-    result = _flow() if mode == "flow" else _core()
+    result = _flow(force="--force" in sys.argv[2:]) if mode == "flow" else _core()
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 

@@ -7,7 +7,7 @@ credentials are due) is written over it once known (``rename_flow_run``).
 
 from __future__ import annotations
 
-from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.orchestration import PrefectClient
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
@@ -30,8 +30,9 @@ def refresh_run_name() -> str:
     return f"refresh {plural(len(names), 'named credential') if names else 'due credentials'}"
 
 
-def rename_flow_run(name: str) -> None:
-    """Rename the current run of a sync flow (``PATCH /flow_runs/{id}``); outside a run, nothing.
+async def rename_flow_run(name: str) -> None:
+    """Rename the current run of an async flow (``PATCH /flow_runs/{id}``); outside a run,
+    nothing.
 
     For names the parameters cannot give: "refresh 3 due of 120" is known after planning.
     """
@@ -39,6 +40,6 @@ def rename_flow_run(name: str) -> None:
     if context is None or context.flow_run is None:
         return
     client = context.client
-    if isinstance(client, SyncPrefectClient):  # a sync flow's engine holds a sync client
-        client.set_flow_run_name(context.flow_run.id, name)
+    if isinstance(client, PrefectClient):  # an async flow's engine holds an async client
+        await client.set_flow_run_name(context.flow_run.id, name)
         context.flow_run.name = name

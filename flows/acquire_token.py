@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import flow
 
 from switchboard import RefreshOutcome
@@ -11,8 +13,11 @@ __all__ = ["acquire_token"]
 
 
 @flow(name="acquire-token", flow_run_name="acquire {credential}", persist_result=False)
-def acquire_token(credential: str, vault_block: str | None = None) -> RefreshOutcome:
+async def acquire_token(credential: str, vault_block: str | None = None) -> RefreshOutcome:
     """Get a fresh token for one credential and store it in Vault, due or not.
+
+    Async like `refresh_due_tokens` (its run ends without waiting on the heartbeat thread); the
+    refresh runs on the task runner's thread, waited for in another.
 
     Args:
         credential: the credential's name under `<base>/credentials/` (never a secret).
@@ -21,7 +26,9 @@ def acquire_token(credential: str, vault_block: str | None = None) -> RefreshOut
     Returns:
         The outcome (status, state, expiry); the flow fails when the credential failed.
     """
+    refreshed = refresh_credential.submit(credential, force=True, vault_block=vault_block)
     try:
-        return refresh_credential(credential, force=True, vault_block=vault_block)
+        return await asyncio.to_thread(refreshed.result)
     finally:
-        record_refresh_metrics(vault_block)  # the process ends with the run: the textfile keeps it
+        # the process ends with the run: the textfile keeps it
+        await asyncio.to_thread(record_refresh_metrics, vault_block)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import flow
 
 from flows.refresh_due_tokens import refresh_due_tokens
@@ -16,7 +18,7 @@ __all__ = ["keep_alive_tokens"]
     flow_run_name="keep alive tokens idle {min_idle_hours} h",
     persist_result=False,
 )
-def keep_alive_tokens(
+async def keep_alive_tokens(
     min_idle_hours: float = 12.0, vault_block: str | None = None
 ) -> list[RefreshOutcome]:
     """Refresh every refresh-token credential unused for `min_idle_hours`, due or not, then
@@ -33,9 +35,9 @@ def keep_alive_tokens(
     Returns:
         One outcome per credential (`skipped` for those neither idle nor due).
     """
-    state = refresh_due_tokens(
+    state = await refresh_due_tokens(
         min_idle_hours=min_idle_hours, vault_block=vault_block, return_state=True
     )
-    publish_fleet_table(vault_block)
-    outcomes: list[RefreshOutcome] = state.result()  # raises the subflow's failure
+    await asyncio.to_thread(publish_fleet_table.submit(vault_block).result)  # loop never blocked
+    outcomes: list[RefreshOutcome] = await state.aresult()  # raises the subflow's failure
     return outcomes

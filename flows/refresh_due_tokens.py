@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import flow, unmapped
 from prefect.futures import PrefectFuture
@@ -11,6 +12,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows._run_names import refresh_run_name, rename_flow_run
 from switchboard import RefreshOutcome, TokenSettings, load
+from switchboard.refresh import Backlog
 from tasks.reports import publish_refresh_report
 from tasks.tokens import (
     CredentialRefreshFailed,
@@ -21,6 +23,8 @@ from tasks.tokens import (
 )
 
 __all__ = ["RefreshFailures", "refresh_due_tokens"]
+
+T = TypeVar("T")
 
 
 class RefreshFailures(Exception):
@@ -35,23 +39,33 @@ def _failed(name: str, error: object) -> RefreshOutcome:
     )
 
 
-def _batches(names: list[str], count: int) -> list[list[str]]:
-    return [names[index::count] for index in range(min(count, len(names)))]
+async def _result(future: PrefectFuture[T]) -> T:
+    """The task's result (raising its failure), waited for in a thread: the flow is async so
+    that its run ends without waiting on the heartbeat thread, and its event loop never blocks
+    while the sync tasks run on the task runner's threads."""
+    return await asyncio.to_thread(future.result)
 
 
 def _outcomes(
-    groups: list[list[str]], futures: Sequence[PrefectFuture[Any]]
+    due: list[str], futures: Sequence[PrefectFuture[Any]], *, one_each: bool
 ) -> list[RefreshOutcome]:
-    """Each group's outcomes; a group whose task itself broke reports each of its names failed."""
+    """Every task's outcomes. A task that broke reports its credential failed (``one_each``:
+    one task per due credential, in order); a due credential no batch reported on is failed
+    with the error of a batch that broke."""
     outcomes: list[RefreshOutcome] = []
-    for names, future in zip(groups, futures, strict=True):
-        future.wait()
+    broken: object = None
+    for index, future in enumerate(futures):
+        # the future's own result(), not its state's: that one is a coroutine in an async flow
+        result = future.result(raise_on_failure=False)
         if future.state.is_completed():
-            result = future.result()
             outcomes.extend(result if isinstance(result, list) else [result])
+        elif one_each:
+            outcomes.append(_failed(due[index], result))
         else:
-            error = future.state.result(raise_on_failure=False)
-            outcomes.extend(_failed(name, error) for name in names)
+            broken = result
+    if broken is not None:
+        reported = {outcome.name for outcome in outcomes}
+        outcomes.extend(_failed(name, broken) for name in due if name not in reported)
     return outcomes
 
 
@@ -62,7 +76,7 @@ def _outcomes(
     task_runner=ThreadPoolTaskRunner(max_workers=load(TokenSettings).max_concurrency),  # type: ignore[arg-type]  # Prefect's TaskRunner generic is invariant
     persist_result=False,
 )
-def refresh_due_tokens(
+async def refresh_due_tokens(
     credentials: list[str] | None = None,
     force: bool = False,
     vault_block: str | None = None,
@@ -71,7 +85,8 @@ def refresh_due_tokens(
     """Refresh the credentials that are due, each as its own task run, a few at a time.
 
     Above `SWITCHBOARD_TOKEN_PER_CREDENTIAL_TASKS_UP_TO` due credentials the run uses one
-    batch task per concurrency slot instead (each credential still logged and evented).
+    batch task per concurrency slot instead (each credential still logged and evented), each
+    taking the next due credential as it finishes one.
 
     Args:
         credentials: credential names to consider; empty means every credential in Vault.
@@ -85,25 +100,26 @@ def refresh_due_tokens(
     """
     settings = load(TokenSettings)
     idle_after = None if min_idle_hours is None else min_idle_hours * 3600
-    plan = plan_refreshes(credentials, force, vault_block, idle_after)
+    plan = await _result(plan_refreshes.submit(credentials, force, vault_block, idle_after))
     total = len(plan.due) + len(plan.skipped)
-    rename_flow_run(f"{'force-' if force else ''}refresh {len(plan.due)} due of {total}")
+    await rename_flow_run(f"{'force-' if force else ''}refresh {len(plan.due)} due of {total}")
     same: dict[str, Any] = {
         "force": unmapped(force),
         "vault_block": unmapped(vault_block),
         "idle_after": unmapped(idle_after),
     }
-    if len(plan.due) <= settings.per_credential_tasks_up_to:
-        groups = [[name] for name in plan.due]
+    one_each = len(plan.due) <= settings.per_credential_tasks_up_to
+    if one_each:
         futures: Sequence[PrefectFuture[Any]] = refresh_credential.map(plan.due, **same)
     else:
-        groups = _batches(plan.due, settings.max_concurrency)
-        labels = [f"batch-{index + 1}-of-{len(groups)}" for index in range(len(groups))]
-        futures = refresh_credentials.map(groups, labels, **same)
-    refreshed = _outcomes(groups, futures)
-    record_refresh_metrics(vault_block)  # the process ends with the run: the textfile keeps them
+        batches = min(settings.max_concurrency, len(plan.due))
+        labels = [f"batch-{index + 1}-of-{batches}" for index in range(batches)]
+        futures = refresh_credentials.map(unmapped(Backlog(plan.due)), labels, **same)
+    refreshed = await asyncio.to_thread(_outcomes, plan.due, futures, one_each=one_each)
+    # the process ends with the run: the textfile keeps them
+    await asyncio.to_thread(record_refresh_metrics, vault_block)
     outcomes = plan.skipped + refreshed
-    publish_refresh_report(outcomes)
+    await _result(publish_refresh_report.submit(outcomes))
     failed = sorted(outcome.name for outcome in outcomes if outcome.status == "failed")
     if failed:
         raise RefreshFailures(f"{len(failed)} credential(s) failed: {', '.join(failed)}")

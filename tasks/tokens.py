@@ -7,6 +7,7 @@ states and error classes only, persist no result and use no cache.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from prefect import task
@@ -226,7 +227,7 @@ def refresh_credential(
     cache_policy=NO_CACHE,
 )
 def refresh_credentials(
-    credentials: list[str],
+    credentials: Iterable[str],
     batch: str,
     force: bool = False,
     vault_block: str | None = None,
@@ -240,7 +241,9 @@ def refresh_credentials(
     credential is reported in its outcome (the flow fails on it), so the batch goes on.
 
     Args:
-        credentials: the credentials' names.
+        credentials: the credentials' names: a list, or a ``Backlog`` the run's batches share
+            (each takes the next name as it finishes one, so none idles while another has
+            several left).
         batch: a label for the task run, e.g. ``batch-3-of-8``.
         force: refresh even when not due.
         vault_block: name of a ``VaultConnection`` block; ``None`` uses the settings.

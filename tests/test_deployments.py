@@ -6,6 +6,7 @@ Running them end to end is ``tests/test_postgres_scaleout.py`` and ``tests/test_
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -281,7 +282,9 @@ def test_alerts_do_not_storm_and_recover_once(
     client = register_credential(sandbox.url, store, name, client_secret="sbx-wrong")
 
     def fail_once() -> None:
-        state = refresh_due_tokens(credentials=[name], vault_block=block, return_state=True)
+        state = asyncio.run(
+            refresh_due_tokens(credentials=[name], vault_block=block, return_state=True)
+        )
         assert state.is_failed()
         health = store.read_health(name)
         assert health is not None and health.state == "misconfigured"
@@ -308,7 +311,9 @@ def test_alerts_do_not_storm_and_recover_once(
     )
     store.put_client(name, good)
     for _ in range(3):
-        outcomes = refresh_due_tokens(credentials=[name], vault_block=block, force=True)
+        outcomes = asyncio.run(
+            refresh_due_tokens(credentials=[name], vault_block=block, force=True)
+        )
         assert [o.state for o in outcomes] == ["healthy"]
     assert runs_for(api, recovery, name, 1) == 1
     assert events_about(api, name, "switchboard.token.recovered") == 1

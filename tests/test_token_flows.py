@@ -6,6 +6,7 @@ Each test uses its own VaultConnection block with its own base path, so discover
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -100,7 +101,7 @@ def test_refresh_due_tokens_reports_and_fails_only_after_all_ran(
 
     good = [add_credential("alpha"), add_credential("beta", grant="refresh_token")]
     bad = add_credential("broken", secret="sbx-wrong")
-    state = refresh_due_tokens(vault_block=vault_block, return_state=True)
+    state = asyncio.run(refresh_due_tokens(vault_block=vault_block, return_state=True))
     assert state.is_failed()
     assert "broken" in (state.message or "")
     for name in good:
@@ -124,7 +125,7 @@ def test_refresh_due_tokens_reports_and_fails_only_after_all_ran(
     )
 
     # nothing due now: a second run skips both good ones and leaves the broken one backing off
-    outcomes = refresh_due_tokens(credentials=good, vault_block=vault_block)
+    outcomes = asyncio.run(refresh_due_tokens(credentials=good, vault_block=vault_block))
     assert [o.status for o in outcomes] == ["skipped", "skipped"]
 
 
@@ -142,7 +143,7 @@ def test_refresh_due_tokens_adds_its_outcome_counters_to_the_metrics_textfile(
     monkeypatch.setenv("SWITCHBOARD_METRICS_TEXTFILE", str(textfile))
     good = add_credential("metered")
     bad = add_credential("metered-broken", secret="sbx-wrong")
-    assert refresh_due_tokens(vault_block=vault_block, return_state=True).is_failed()
+    assert asyncio.run(refresh_due_tokens(vault_block=vault_block, return_state=True)).is_failed()
 
     text = textfile.read_text()
     found = {
@@ -167,13 +168,14 @@ def test_acquire_token_and_recovery_event(
     name = add_credential("gamma", grant="refresh_token")
     client_id = block_store.read_client(name).client_id
     token_fault(sandbox, client_id, count=2, status=503)
-    assert acquire_token(name, vault_block=vault_block, return_state=True).is_failed()
-    assert acquire_token(name, vault_block=vault_block).status == "skipped"  # backing off
+    assert asyncio.run(acquire_token(name, vault_block=vault_block, return_state=True)).is_failed()
+    backing_off = asyncio.run(acquire_token(name, vault_block=vault_block))
+    assert backing_off.status == "skipped"
     health = block_store.read_health(name)
     assert health is not None and health.next_attempt_at is not None
     waited = health.model_copy(update={"next_attempt_at": utcnow()})  # the backoff has passed
     block_store.write_health(name, waited)
-    outcome = acquire_token(name, vault_block=vault_block)
+    outcome = asyncio.run(acquire_token(name, vault_block=vault_block))
     assert (outcome.status, outcome.recovered) == ("refreshed", True)
     token = block_store.read_token(name).token
     assert token is not None
@@ -191,15 +193,15 @@ def test_keep_alive_refreshes_idle_refresh_tokens(
 
     rotating = add_credential("delta", grant="refresh_token")
     add_credential("epsilon")
-    refresh_due_tokens(vault_block=vault_block)
+    asyncio.run(refresh_due_tokens(vault_block=vault_block))
     before = block_store.read_token(rotating).version
-    outcomes = keep_alive_tokens(min_idle_hours=0, vault_block=vault_block)
+    outcomes = asyncio.run(keep_alive_tokens(min_idle_hours=0, vault_block=vault_block))
     assert {(o.name, o.status) for o in outcomes} == {
         ("delta", "refreshed"),
         ("epsilon", "skipped"),
     }
     assert block_store.read_token(rotating).version == before + 1
-    outcomes = keep_alive_tokens(min_idle_hours=12, vault_block=vault_block)
+    outcomes = asyncio.run(keep_alive_tokens(min_idle_hours=12, vault_block=vault_block))
     assert {o.status for o in outcomes} == {"skipped"}
 
 
@@ -212,7 +214,7 @@ def test_handle_credential_failure_publishes_a_runbook(
     from flows.refresh_due_tokens import refresh_due_tokens
 
     name = add_credential("zeta", secret="sbx-wrong")
-    refresh_due_tokens(credentials=[name], vault_block=vault_block, return_state=True)
+    asyncio.run(refresh_due_tokens(credentials=[name], vault_block=vault_block, return_state=True))
     state = handle_credential_failure(name, "whatever", vault_block=vault_block, return_state=True)
     assert state.result() == "ClientRejected"
     artifacts = _artifacts(prefect_server, state.state_details.flow_run_id)
@@ -244,7 +246,7 @@ def test_a_large_fleet_runs_in_batch_tasks(
     monkeypatch.setenv("SWITCHBOARD_TOKEN_MAX_CONCURRENCY", "3")
     names = [add_credential(f"fleet{index}") for index in range(6)]
     broken = add_credential("fleet-broken", secret="sbx-wrong")
-    state = refresh_due_tokens(vault_block=vault_block, return_state=True)
+    state = asyncio.run(refresh_due_tokens(vault_block=vault_block, return_state=True))
     assert state.is_failed() and "fleet-broken" in (state.message or "")
     assert all(block_store.read_token(name).token is not None for name in names)
     flow_run_id = state.state_details.flow_run_id
@@ -257,8 +259,11 @@ def test_a_large_fleet_runs_in_batch_tasks(
     table = next(
         a for a in _artifacts(prefect_server, flow_run_id) if a["key"] == REPORT_ARTIFACT_KEY
     )
-    rows = {row["credential"]: row for row in json.loads(table["data"])}
-    assert len(rows) == 7 and rows[broken]["last error"] == "ClientRejected"
+    listed = json.loads(table["data"])
+    rows = {row["credential"]: row for row in listed}
+    assert len(rows) == len(listed) == 7 and rows[broken]["last error"] == "ClientRejected"
+    # the batches share one backlog: each credential refreshed by exactly one of them
+    assert sorted(row["result"] for row in listed) == ["failed"] + ["refreshed"] * 6
     # fleet mode: successes summed up in batch events naming each credential; failures one by one
     batch_event = {"switchboard.tokens.refreshed"}
     assert _events(prefect_server, names[0], batch_event, as_related=True) == batch_event
@@ -284,7 +289,7 @@ def test_the_radar_emits_one_refresh_expiring_event(
         sandbox.url, block_store, name, "refresh_token", client_id=client_id, **options
     )
     for _ in range(2):
-        outcome = acquire_token(name, vault_block=vault_block)
+        outcome = asyncio.run(acquire_token(name, vault_block=vault_block))
         assert (outcome.status, outcome.state) == ("refreshed", "refresh_expiring")
     expiring = "switchboard.token.refresh-expiring"
     assert expiring in _events(prefect_server, name, {expiring})

@@ -8,6 +8,7 @@ The same things rendered in a browser: ``scripts/ui_check.py``.
 # ruff: noqa: F811  (pytest fixtures imported from test_routing_support)
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -119,9 +120,11 @@ def test_token_runs_are_named_for_what_they_did(
     from flows.refresh_due_tokens import refresh_due_tokens
 
     names = [add("alpha"), add("beta"), add("gamma", grant="refresh_token")]
-    first = refresh_due_tokens(vault_block=vault_block, return_state=True)
-    second = refresh_due_tokens(credentials=["alpha"], vault_block=vault_block, return_state=True)
-    acquired = acquire_token("beta", vault_block=vault_block, return_state=True)
+    first = asyncio.run(refresh_due_tokens(vault_block=vault_block, return_state=True))
+    second = asyncio.run(
+        refresh_due_tokens(credentials=["alpha"], vault_block=vault_block, return_state=True)
+    )
+    acquired = asyncio.run(acquire_token("beta", vault_block=vault_block, return_state=True))
     assert first.is_completed() and second.is_completed() and acquired.is_completed()
 
     run_id = first.state_details.flow_run_id
@@ -150,9 +153,10 @@ def test_the_daily_run_publishes_every_credential(
 
     add("fresh")
     add("broken", client_secret="sbx-wrong")
-    refresh_due_tokens(vault_block=vault_block, return_state=True)  # neither is due any more
+    # neither is due any more after this
+    asyncio.run(refresh_due_tokens(vault_block=vault_block, return_state=True))
     add("late", client_secret="sbx-wrong")
-    state = keep_alive_tokens(vault_block=vault_block, return_state=True)
+    state = asyncio.run(keep_alive_tokens(vault_block=vault_block, return_state=True))
     assert state.is_failed()  # late fails: the table is published all the same
 
     run_id = state.state_details.flow_run_id
@@ -182,7 +186,7 @@ def test_the_failure_runbook_names_its_run_and_shows_times(
     from flows.refresh_due_tokens import refresh_due_tokens
 
     add("refused", client_secret="sbx-wrong")
-    refresh_due_tokens(vault_block=vault_block, return_state=True)
+    asyncio.run(refresh_due_tokens(vault_block=vault_block, return_state=True))
     state = handle_credential_failure(
         "refused", "ClientRejected", vault_block=vault_block, return_state=True
     )

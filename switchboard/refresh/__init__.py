@@ -1,6 +1,7 @@
 """Keeping credentials fresh: pure policy, the expiry radar, the claim protocol and the
 ``Refresher``."""
 
+from switchboard.refresh._backlog import Backlog
 from switchboard.refresh._claim import Claim, owner_id, release_abandoned_claim
 from switchboard.refresh._policy import (
     MAX_INLINE_WAIT_SECONDS,
@@ -29,6 +30,7 @@ __all__ = [
     "PLAN_REUSE_SECONDS",
     "RADAR_CAUSES",
     "AlertNotice",
+    "Backlog",
     "Claim",
     "ClaimVerdict",
     "Plan",
