@@ -73,9 +73,16 @@ def _token_counter(servers: BenchServers) -> int:
 
 
 def run_in_process(
-    servers: BenchServers, mode: str, base: str, memory: PeakMemory, role: str
+    servers: BenchServers,
+    mode: str,
+    base: str,
+    memory: PeakMemory,
+    role: str,
+    *,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """``python -m bench._token_run mode`` on the fleet under ``base``; its result line."""
+    """``python -m bench._token_run mode`` on the fleet under ``base`` (``force``: the flow
+    refreshes every credential, due or not); its result line."""
     env = servers.child_env(
         SWITCHBOARD_VAULT_BASE_PATH=base,
         SWITCHBOARD_TOKEN_MAX_CONCURRENCY=str(CONCURRENCY),
@@ -84,6 +91,7 @@ def run_in_process(
     result = run_child(
         "bench._token_run",
         mode,
+        *(["--force"] if force else []),
         env=env,
         log_path=servers.workdir / f"token-{mode}-{base}.log",
         what=f"token {mode} run",
