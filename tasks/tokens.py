@@ -129,9 +129,9 @@ def _refresh_and_report(
     """Refresh one credential, log the outcome and emit its events.
 
     ``in_batch``: a plain success is left to the batch's summary (``_report_batch``); failures
-    and recoveries are still logged and evented one by one.
+    and recoveries are still logged and evented one by one (the run logger is only fetched
+    for a line that is written: a fleet's plain successes write none).
     """
-    logger = get_run_logger()
     refresher = _refresher(vault_block)  # the plan's reads are reused: same process
     outcome = refresher.refresh(
         credential,
@@ -140,21 +140,21 @@ def _refresh_and_report(
         snapshot=refresher.planned(credential),
     )
     if outcome.status == "failed":
-        logger.error(
+        get_run_logger().error(
             "%s: %s (%s): %s", credential, outcome.state, outcome.error_class, outcome.message
         )
         if outcome.alert:  # else this cause alerted within the window (health's `alerts`)
             _emit("switchboard.token.refresh-failed", outcome, cause=outcome.alert)
         return outcome
     if outcome.alert and outcome.refresh_deadline_at:
-        logger.warning("%s: %s", credential, outcome.message)
+        get_run_logger().warning("%s: %s", credential, outcome.message)
         deadline = format_time(outcome.refresh_deadline_at)
         _emit("switchboard.token.refresh-expiring", outcome, cause=outcome.alert, deadline=deadline)
     if outcome.recovered:
         _emit("switchboard.token.recovered", outcome)
     elif in_batch and outcome.status == "refreshed" and not outcome.alert:
         return outcome
-    logger.info("%s: %s, state %s", credential, outcome.status, outcome.state)
+    get_run_logger().info("%s: %s, state %s", credential, outcome.status, outcome.state)
     if outcome.status == "refreshed" and not in_batch:
         _emit("switchboard.token.refreshed", outcome)
     return outcome
