@@ -1,13 +1,13 @@
-"""Run one flow run per batch, creating it with a prompt retry when SQLite is busy.
+"""Run one flow run per batch, on a Prefect client that retries busy answers within milliseconds.
 
-Prefect's embedded SQLite server answers ``503`` to a flow-run insert that races another write
-(``SQLITE_BUSY_SNAPSHOT``: the insert's transaction read first, so waiting on the lock cannot
-help), and Prefect's client then sleeps 2 s, even on its last attempt: under a steady stream of
-batches most first tries are busy, and every one of them would wait those 2 s (BENCHMARKS.md has
-the numbers). A retry a few milliseconds later almost always succeeds, so the ingress creates
-each run through a client of its own whose busy answers fail at once (an httpx response hook),
-retries within ``RETRY_DELAYS``, and hands the run to Prefect's engine. Everything else the run
-does goes through Prefect's clients and policies.
+Prefect's embedded SQLite server answers ``503`` to a write that races another write
+(``SQLITE_BUSY_SNAPSHOT``: the transaction read first, so waiting on the lock cannot help), and
+Prefect's client then sleeps 2 s, then 4 s: under a steady stream of batches many writes are
+answered busy, and every one held up its batch and the events queued behind it (BENCHMARKS.md
+has the numbers). A retry a few milliseconds later almost always succeeds. So the ingress's
+Prefect client (``flow_run_creator``) answers each busy response with a short ``Retry-After``
+(``RETRY_DELAYS``, an httpx response hook), which Prefect's own retry loop honours: the flow
+run's creation and every state change the engine proposes are retried promptly, by Prefect.
 
 The runs have no deployment (Prefect's API no longer takes one for a run created this way), so
 they carry the routing deployment's tags plus ``ingress`` (``INGRESS_TAGS``): one tag filter
@@ -16,17 +16,16 @@ shows every routing run in the UI, and ``ingress`` tells the batches apart.
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from pydantic_core import to_jsonable_python
 
 if TYPE_CHECKING:
     import httpx
     from prefect import Flow
-    from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.objects import FlowRun, State
 
 __all__ = [
@@ -34,82 +33,121 @@ __all__ = [
     "RETRY_DELAYS",
     "create_flow_run",
     "flow_run_creator",
+    "in_process",
+    "retry_soon_when_busy",
     "run_in_new_flow_run",
+    "serialize_parameters",
 ]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 INGRESS_TAGS = ("switchboard", "routing", "ingress")
 """Tags of the runs made inside ``flow_run_creator``: the ``routing`` deployment's in
 ``prefect.yaml``, and ``ingress``. Only the runs carry them, not their task runs: a tagged task
 run first asks the API for tag concurrency slots, one more write per task that SQLite can answer
-busy, and Prefect's client then waits 2 s before asking again, holding up the whole batch."""
+busy."""
 
-RETRY_DELAYS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
-"""Seconds to wait after each busy answer; after the last, Prefect's own retry policy applies."""
+RETRY_DELAYS = (0.01, 0.03, 0.1, 0.3, 1.0)
+"""Seconds before asking again after each busy answer to one request (the last for any later
+one). Prefect's client tries ``PREFECT_CLIENT_MAX_RETRIES`` + 1 times (6 by default), so a
+request still busy after about 2.5 s fails: its batch answers 503 and LivePerson redelivers
+it, instead of Prefect's 2 + 4 + 8 + 16 + 32 s of waiting with every later event queued."""
 
-_creator: ContextVar[PrefectClient | None] = ContextVar("flow_run_creator", default=None)
-
-
-class _Busy(Exception):
-    """The Prefect API answered 503 (SQLite busy); retry soon."""
-
-
-async def _fail_fast_when_busy(response: httpx.Response) -> None:
-    if response.status_code == 503:
-        await response.aclose()
-        raise _Busy
+_BUSY_ANSWERS = "switchboard.busy_answers"
+_ingress: ContextVar[bool] = ContextVar("ingress_flow_runs", default=False)
 
 
-def _new_creator() -> PrefectClient:
-    from prefect.client.orchestration import get_client
-
-    return get_client(httpx_settings={"event_hooks": {"response": [_fail_fast_when_busy]}})
+async def retry_soon_when_busy(response: httpx.Response) -> None:
+    """Give a busy answer (503 without ``Retry-After``) the request's next ``RETRY_DELAYS``
+    entry as ``Retry-After``, which Prefect's client waits (with its jitter) before retrying."""
+    if response.status_code != 503 or "retry-after" in response.headers:
+        return
+    extensions = response.request.extensions  # the same request object is sent again
+    answered = int(extensions.get(_BUSY_ANSWERS, 0))
+    extensions[_BUSY_ANSWERS] = answered + 1
+    response.headers["Retry-After"] = str(RETRY_DELAYS[min(answered, len(RETRY_DELAYS) - 1)])
 
 
 @asynccontextmanager
 async def flow_run_creator() -> AsyncIterator[None]:
-    """One fail-fast creating client for every batch inside (one connection pool, one TLS setup);
-    the batches' runs are tagged ``INGRESS_TAGS`` (``create_flow_run``)."""
-    async with _new_creator() as client:
-        token = _creator.set(client)
+    """Prefect's async client for every flow run made and run inside (one connection pool, one
+    TLS setup), retrying busy answers promptly; the runs are tagged ``INGRESS_TAGS``.
+
+    The hook goes onto the context's own client rather than a client built with it: Prefect's
+    ``get_client()`` (artifacts, blocks) reuses the context's client only when it was built
+    without settings, and would otherwise build a new client per call.
+    """
+    from prefect.context import AsyncClientContext
+
+    async with AsyncClientContext.get_or_create() as context:
+        hooks = context.client._client.event_hooks["response"]  # no public way to add one
+        hooks.append(retry_soon_when_busy)
+        token = _ingress.set(True)
         try:
             yield
         finally:
-            _creator.reset(token)
+            _ingress.reset(token)
+            hooks.remove(retry_soon_when_busy)
 
 
-async def create_flow_run(flow: Flow[..., Any], parameters: dict[str, Any]) -> FlowRun:
-    """Create a ``Pending`` run of ``flow`` with ``parameters``, retrying busy answers promptly."""
+def in_process(flow: Flow[P, R]) -> Flow[P, R]:
+    """``flow`` as the ingress runs it: no second validation and no engine-side naming.
+
+    The ingress hands the flow the models its own parsing validated (``parse_events``, the
+    flow's parameter types), so validating them again per run is pure cost; and it names each
+    run when creating it (``run_in_new_flow_run``'s ``name``), which saves the engine's
+    ``PATCH`` of the name. Runs from deployments, the UI and the API use ``flow`` as it is.
+    """
+    variant = flow.with_options(validate_parameters=False)
+    variant.flow_run_name = None  # with_options keeps the original's when given None
+    return variant
+
+
+def serialize_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The parameters as the API stores them: ``Flow.serialize_parameters``'s JSON (aliases,
+    ISO times), written by pydantic's compiled serializer instead of a walk in Python."""
+    return {key: to_jsonable_python(value, by_alias=True) for key, value in parameters.items()}
+
+
+async def create_flow_run(
+    flow: Flow[..., Any], parameters: dict[str, Any], *, name: str | None = None
+) -> FlowRun:
+    """Create a ``Pending`` run of ``flow`` with ``parameters``, named ``name`` (else by
+    Prefect); inside ``flow_run_creator``, busy answers are retried promptly."""
     from prefect.context import AsyncClientContext, TagsContext
     from prefect.states import Pending
 
-    creator = _creator.get()
     tags = TagsContext.get().current_tags  # as the engine's own creation does
-    fields: dict[str, Any] = {
-        "parameters": flow.serialize_parameters(parameters),
-        "state": Pending(),
-        "tags": tags if creator is None else sorted({*tags, *INGRESS_TAGS}),
-    }
-    if creator is not None:
-        for delay in RETRY_DELAYS:
-            try:
-                return await creator.create_flow_run(flow, **fields)
-            except _Busy:
-                await asyncio.sleep(random.uniform(delay, 1.5 * delay))  # racers spread out
     async with AsyncClientContext.get_or_create() as context:
-        return await context.client.create_flow_run(flow, **fields)
+        return await context.client.create_flow_run(
+            flow,
+            name=name,
+            parameters=serialize_parameters(parameters),
+            state=Pending(),
+            tags=sorted({*tags, *INGRESS_TAGS}) if _ingress.get() else tags,
+        )
 
 
-async def run_in_new_flow_run(flow: Flow[..., Any], parameters: dict[str, Any]) -> State[Any]:
+async def run_in_new_flow_run(
+    flow: Flow[..., Any], parameters: dict[str, Any], *, name: str | None = None
+) -> State[Any]:
     """Call async ``flow`` with ``parameters`` in a flow run made by ``create_flow_run``.
 
     A top-level run (never a subflow), for an async flow and complete parameters, as the
-    ingress has them. Prefect's engine validates the parameters as for a direct call, and adds
-    one ``PATCH`` of the run (flow version, retry policy) before starting it.
+    ingress has them: plain values, never futures, so each is handed over ``opaque`` and the
+    engine does not walk a batch's every event looking for one. The engine validates the
+    parameters if ``flow`` does (``in_process`` does not), and adds one ``PATCH`` of the run
+    (flow version, retry policy) before starting it.
     """
     from prefect.flow_engine import run_flow
+    from prefect.utilities.annotations import opaque
 
-    flow_run = await create_flow_run(flow, parameters)
+    flow_run = await create_flow_run(flow, parameters, name=name)
     state: State[Any] = await run_flow(  # type: ignore[misc]  # an async flow: a coroutine
-        flow, flow_run=flow_run, parameters=parameters, return_type="state"
+        flow,
+        flow_run=flow_run,
+        parameters={key: opaque(value) for key, value in parameters.items()},
+        return_type="state",
     )
     return state

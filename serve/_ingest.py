@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from serve._flow_runs import flow_run_creator, run_in_new_flow_run
+from serve._flow_runs import flow_run_creator, in_process, run_in_new_flow_run
 from switchboard import ConfigurationError, load
 from switchboard.ingress import BatchHandler, IngressSettings, create_app
 from switchboard.liveperson import LivePersonSettings, RoutingEvent
@@ -40,11 +40,12 @@ async def prefect_clients() -> AsyncIterator[None]:
 
     Without them each batch's flow run builds two new clients (an SSL context and a CSRF-token
     request each) on the event loop, which then spends much of its time on them (BENCHMARKS.md).
+    The async one (``flow_run_creator``) retries busy answers within milliseconds.
     """
-    from prefect.context import AsyncClientContext, SyncClientContext
+    from prefect.context import SyncClientContext
 
     with SyncClientContext.get_or_create():
-        async with AsyncClientContext.get_or_create(), flow_run_creator():
+        async with flow_run_creator():
             yield
 
 
@@ -55,8 +56,10 @@ def flow_handler(settings: IngressSettings, metrics: RoutingMetrics | None = Non
     the Vault identity's client pool (the one ``connect_account`` uses) is told to report to it.
     """
     from blocks.vault import resources_for
+    from flows._run_names import plural
     from flows.route_conversations import route_conversations  # Prefect: imported to serve
 
+    flow = in_process(route_conversations)
     observing = metrics is None
 
     async def handle(events: list[RoutingEvent]) -> list[Decision]:
@@ -67,12 +70,13 @@ def flow_handler(settings: IngressSettings, metrics: RoutingMetrics | None = Non
             pool.observe(metrics)
             observing = True
         state = await run_in_new_flow_run(
-            route_conversations,
+            flow,
             {
                 "events": events,
                 "account_block": settings.account_block,
                 "vault_block": settings.vault_block,
             },
+            name=f"route {plural(len(events), 'conversation')}",
         )
         decisions: list[Decision] = await state.aresult()  # raises the run's error if it failed
         return decisions

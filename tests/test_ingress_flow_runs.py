@@ -1,37 +1,50 @@
-"""The ingress's flow-run creation: busy answers (SQLite's 503) are retried promptly, not after 2 s.
+"""The ingress's flow runs: busy answers (SQLite's 503) are retried promptly, not after 2 s.
 
 A real Prefect server sits behind a loopback proxy that answers 503 to the first few
-``POST /api/flow_runs/``, as the embedded SQLite server does when a flow-run insert races
-another write.
+``POST /api/flow_runs/`` (or state changes), as the embedded SQLite server does when a write
+races another write.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
 from helpers import drain_prefect_workers
 from prefect import flow
+from test_routing_support import routing_event
 
 from serve import (
     RETRY_DELAYS,
     create_flow_run,
     flow_run_creator,
+    in_process,
+    retry_soon_when_busy,
     run_in_new_flow_run,
+    serialize_parameters,
 )
+from switchboard.liveperson import parse_events
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
+CREATIONS = re.compile(r"^/api/flow_runs/?$")
+STATE_CHANGES = re.compile(r"^/api/flow_runs/[0-9a-f-]+/set_state/?$")
+
+
 class BusyProxy:
-    """Forwards to the Prefect API; answers 503 to the next ``busy`` flow-run creations."""
+    """Forwards to the Prefect API; answers 503 to the next ``busy`` POSTs to ``busy_path``
+    (flow-run creations unless told otherwise), counting the POSTs there."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream, self.busy, self.creations, self.answered_busy = upstream, 0, 0, 0
+        self.busy_path = CREATIONS
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,7 +53,7 @@ class BusyProxy:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if self.command == "POST" and self.path.rstrip("/") == "/api/flow_runs":
+                if self.command == "POST" and proxy.busy_path.match(self.path):
                     proxy.creations += 1
                     if proxy.busy > 0:
                         proxy.busy -= 1
@@ -116,15 +129,91 @@ async def test_busy_answers_are_retried_by_the_ingress_not_after_prefects_2_s_sl
     assert await _parameters_of(flow_run.id) == {"value": 1}
 
 
-async def test_past_the_prompt_retries_prefects_own_policy_takes_over(
+async def test_a_run_whose_state_changes_are_answered_busy_completes(
     busy_proxy: BusyProxy,
 ) -> None:
-    busy_proxy.busy = len(RETRY_DELAYS) + 1  # every prompt try, then Prefect's first try
+    busy_proxy.busy_path, busy_proxy.busy = STATE_CHANGES, 3  # Running, then Completed
     async with flow_run_creator():
-        flow_run = await create_flow_run(double, {"value": 2})
+        state = await run_in_new_flow_run(double, {"value": 4})
 
-    assert busy_proxy.creations == len(RETRY_DELAYS) + 2
-    assert await _parameters_of(flow_run.id) == {"value": 2}
+    assert state.is_completed()
+    assert await state.aresult() == 8
+    assert busy_proxy.answered_busy == 3
+
+
+async def test_prefects_own_callers_share_the_ingress_client(busy_proxy: BusyProxy) -> None:
+    """Artifacts and blocks call ``get_client()``: a new client per call would cost a TLS setup
+    and a CSRF request per batch."""
+    from prefect import get_client
+    from prefect.context import AsyncClientContext
+
+    async with flow_run_creator():
+        context = AsyncClientContext.get()
+        assert context is not None and get_client() is context.client
+
+
+async def test_a_request_busy_past_every_prompt_retry_fails_and_creates_nothing(
+    busy_proxy: BusyProxy,
+) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    busy_proxy.busy = 100  # busy at every try Prefect's client makes (6 by default)
+    async with flow_run_creator():
+        with pytest.raises(httpx.HTTPStatusError, match="503"):
+            await create_flow_run(double, {"value": 2}, name="never created")
+
+    assert busy_proxy.creations == busy_proxy.answered_busy == len(RETRY_DELAYS) + 1
+    async with get_client() as client:
+        named = FlowRunFilter(name=FlowRunFilterName(any_=["never created"]))
+        assert not await client.read_flow_runs(flow_run_filter=named)
+
+
+@pytest.mark.parametrize(
+    ("busy_answers", "retry_after"),
+    [(0, "0.01"), (1, "0.03"), (4, "1.0"), (9, "1.0")],
+    ids=["first", "second", "last", "past-the-last"],
+)
+async def test_each_busy_answer_to_a_request_waits_the_next_delay(
+    busy_answers: int, retry_after: str
+) -> None:
+    request = httpx.Request("POST", "http://prefect.invalid/api/flow_runs/")
+    for _ in range(busy_answers):
+        await retry_soon_when_busy(httpx.Response(503, request=request))
+    busy = httpx.Response(503, request=request)
+    await retry_soon_when_busy(busy)
+    assert busy.headers["Retry-After"] == retry_after
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [(200, {}, None), (500, {}, None), (503, {"Retry-After": "7"}, "7")],
+    ids=["ok", "error", "server-said"],
+)
+async def test_other_answers_are_left_as_they_are(
+    status: int, headers: dict[str, str], retry_after: str | None
+) -> None:
+    request = httpx.Request("GET", "http://prefect.invalid/api/flow_runs/")
+    response = httpx.Response(status, headers=headers, request=request)
+    await retry_soon_when_busy(response)
+    assert response.headers.get("Retry-After") == retry_after
+
+
+def test_parameters_are_stored_as_prefect_would_store_them() -> None:
+    from flows.route_conversations import route_conversations
+
+    events = parse_events([routing_event(f"conv-{n}", n, dialog=f"dlg-{n}") for n in range(3)])
+    parameters = {"events": events, "account_block": "acme", "vault_block": None}
+    assert serialize_parameters(parameters) == route_conversations.serialize_parameters(parameters)
+
+
+def test_the_ingress_variant_neither_validates_again_nor_renames() -> None:
+    from flows.route_conversations import route_conversations
+
+    variant = in_process(route_conversations)
+    assert (variant.name, variant.fn) == (route_conversations.name, route_conversations.fn)
+    assert not variant.should_validate_parameters and variant.flow_run_name is None
+    assert route_conversations.should_validate_parameters and route_conversations.flow_run_name
 
 
 async def test_without_the_creator_context_prefects_client_creates_the_run(
