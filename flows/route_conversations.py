@@ -15,10 +15,8 @@ from tasks.routing import (
     check_agent_availability,
     check_queue_health,
     connect_account,
-    decide_messages,
+    message_customers,
     publish_decisions,
-    resolve_service_domains,
-    send_customer_messages,
 )
 
 __all__ = ["TASK_STEPS", "route_conversations"]
@@ -36,27 +34,22 @@ def _as_is(value: _T) -> _T:
     return cast(_T, opaque(value))
 
 
-async def _decide(
+async def _message(
     client: LivePersonClient,
+    domains: Domains,
     events: Sequence[RoutingEvent],
     availability: Mapping[str, SkillAvailability],
     waits: Mapping[str, SkillWait],
 ) -> list[Decision]:
-    return await decide_messages(client, _as_is(events), _as_is(availability), _as_is(waits))
-
-
-async def _send(
-    client: LivePersonClient, domains: Domains, decisions: Sequence[Decision]
-) -> list[Decision]:
-    return await send_customer_messages(client, domains, _as_is(decisions))
+    return await message_customers(
+        client, domains, _as_is(events), _as_is(availability), _as_is(waits)
+    )
 
 
 TASK_STEPS = RoutingSteps(
-    resolve_domains=resolve_service_domains,
     read_availability=check_agent_availability,
     read_queue_health=check_queue_health,
-    decide=_decide,
-    send_messages=_send,
+    message_customers=_message,
 )
 """The routing steps as this flow's task runs: ``route_batch`` keeps the order, each step is a
 task over the core's function, so every batch shows the same task runs in the UI and a retry

@@ -202,7 +202,7 @@ def _check_pages(chromium: str, ui: str, api_url: str, runs: dict[str, str], ima
     _expect(
         "the routing run's task runs",
         _render(chromium, f"{ui}/runs/flow-run/{runs['route']}"),
-        ["check-agent-availability-of-3-skills", "decide-messages-of-6-conversations"],
+        ["check-agent-availability-of-3-skills", "message-customers-of-6-conversations"],
     )
     fleet = _artifact_id(api_url, runs["keep-alive"], "token-fleet")
     dom = _render(chromium, f"{ui}/artifacts/artifact/{fleet}", screenshot=image)

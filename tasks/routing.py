@@ -22,11 +22,9 @@ from switchboard.routing import (
     Decision,
     DecisionKind,
     SkillAvailability,
-    decide_batch,
+    decide_and_send,
     read_availability,
     read_queue_health,
-    resolve_domains,
-    send_messages,
 )
 
 __all__ = [
@@ -34,10 +32,8 @@ __all__ = [
     "check_agent_availability",
     "check_queue_health",
     "connect_account",
-    "decide_messages",
+    "message_customers",
     "publish_decisions",
-    "resolve_service_domains",
-    "send_customer_messages",
 ]
 
 ARTIFACT_KEY = "routing-decisions"
@@ -86,19 +82,6 @@ async def connect_account(account_block: str | None, vault_block: str | None) ->
     # the first use loads the Vault block and logs in: off the event loop
     clients = await asyncio.to_thread(lambda: resources_for(vault_block).clients)
     return await clients.get(settings)
-
-
-@task(
-    name="resolve-service-domains",
-    task_run_name="resolve-service-domains",
-    timeout_seconds=20,
-    **_RETRIED,
-)
-async def resolve_service_domains(client: LivePersonClient) -> Domains:
-    """Resolve the account's service domains through CSDS (cached by the client)."""
-    domains = await resolve_domains(client)
-    get_run_logger().info("Account %s: %d service domains", domains.account_id, len(domains.hosts))
-    return domains
 
 
 @task(
@@ -154,46 +137,33 @@ async def check_queue_health(
 
 
 @task(
-    name="decide-messages",
-    task_run_name=_named("decide-messages", "events", "conversation"),
-    timeout_seconds=30,
-    **_NO_RESULT,
-)
-async def decide_messages(
-    client: LivePersonClient,
-    events: Sequence[RoutingEvent],
-    availability: Mapping[str, SkillAvailability],
-    waits: Mapping[str, SkillWait],
-) -> list[Decision]:
-    """One decision per conversation; skills without queue-health data are warned about."""
-    decisions = decide_batch(client, events, availability, waits)
-    logger = get_run_logger()
-    no_data = sorted({d.skill_id for d in decisions if d.kind is DecisionKind.NO_DATA})
-    if no_data:
-        logger.warning(
-            "No queue-health data (-1 or missing) for skills %s: no message sent", no_data
-        )
-    logger.info("Decisions: %s", dict(Counter(d.kind.value for d in decisions)))
-    return decisions
-
-
-@task(
-    name="send-customer-messages",
-    task_run_name=_named("send-customer-messages", "decisions", "decision"),
+    name="message-customers",
+    task_run_name=_named("message-customers", "events", "conversation"),
     retries=2,
     retry_delay_seconds=2,
     timeout_seconds=60,
     **_NO_RESULT,
 )
-async def send_customer_messages(
-    client: LivePersonClient, domains: Domains, decisions: Sequence[Decision]
+async def message_customers(
+    client: LivePersonClient,
+    domains: Domains,
+    events: Sequence[RoutingEvent],
+    availability: Mapping[str, SkillAvailability],
+    waits: Mapping[str, SkillWait],
 ) -> list[Decision]:
-    """Send the decided messages with bounded concurrency; a retry dedupes on the Request-ID."""
-    sent = await send_messages(client, domains, decisions)
-    messages = [d for d in sent if d.message_id is not None or d.duplicate]
+    """Decide each conversation's message and send the decided ones, with bounded concurrency;
+    a retry decides again and dedupes on the Request-ID."""
+    sent = await decide_and_send(client, domains, events, availability, waits)
     logger = get_run_logger()
+    no_data = sorted({d.skill_id for d in sent if d.kind is DecisionKind.NO_DATA})
+    if no_data:
+        logger.warning(
+            "No queue-health data (-1 or missing) for skills %s: no message sent", no_data
+        )
+    messages = [d for d in sent if d.message_id is not None or d.duplicate]
     logger.info(
-        "Sent %d messages (%d already delivered before)",
+        "Decisions: %s; sent %d messages (%d already delivered before)",
+        dict(Counter(d.kind.value for d in sent)),
         len(messages),
         sum(d.duplicate for d in messages),
     )

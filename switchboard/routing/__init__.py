@@ -16,6 +16,7 @@ from switchboard.routing._decisions import (
     wait_minutes,
 )
 from switchboard.routing._pipeline import (
+    decide_and_send,
     decide_batch,
     is_refusal,
     read_availability,
@@ -36,6 +37,7 @@ __all__ = [
     "count_availability",
     "decide",
     "decide_all",
+    "decide_and_send",
     "decide_batch",
     "is_refusal",
     "read_availability",

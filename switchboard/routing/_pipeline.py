@@ -33,6 +33,7 @@ from switchboard.routing._decisions import (
 )
 
 __all__ = [
+    "decide_and_send",
     "decide_batch",
     "is_refusal",
     "read_availability",
@@ -184,6 +185,21 @@ async def send_messages(
             raise outcome
         results[request_id] = outcome
     return [_with_outcome(d, results.get(d.request_id)) for d in decisions]
+
+
+async def decide_and_send(
+    client: LivePersonClient,
+    domains: Domains,
+    events: Sequence[RoutingEvent],
+    availability: Mapping[str, SkillAvailability],
+    waits: Mapping[str, SkillWait],
+) -> list[Decision]:
+    """Decide every conversation's message (``decide_batch``) and send the decided ones.
+
+    One step, not two: deciding is pure and takes microseconds, so a retry of the step decides
+    again, the same way, and its sends are deduplicated on their Request-IDs.
+    """
+    return await send_messages(client, domains, decide_batch(client, events, availability, waits))
 
 
 def _with_outcome(decision: Decision, outcome: SentMessage | str | None) -> Decision:
