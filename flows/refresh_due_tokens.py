@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from prefect import flow, unmapped
+from prefect.context import SyncClientContext
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows._plain_values import as_is
 from flows._run_names import refresh_run_name, rename_flow_run
 from switchboard import RefreshOutcome, TokenSettings, load
 from switchboard.refresh import Backlog
@@ -98,29 +100,33 @@ async def refresh_due_tokens(
     Returns:
         One outcome per credential (names, states, error classes; never a token).
     """
-    settings = load(TokenSettings)
-    idle_after = None if min_idle_hours is None else min_idle_hours * 3600
-    plan = await _result(plan_refreshes.submit(credentials, force, vault_block, idle_after))
-    total = len(plan.due) + len(plan.skipped)
-    await rename_flow_run(f"{'force-' if force else ''}refresh {len(plan.due)} due of {total}")
-    same: dict[str, Any] = {
-        "force": unmapped(force),
-        "vault_block": unmapped(vault_block),
-        "idle_after": unmapped(idle_after),
-    }
-    one_each = len(plan.due) <= settings.per_credential_tasks_up_to
-    if one_each:
-        futures: Sequence[PrefectFuture[Any]] = refresh_credential.map(plan.due, **same)
-    else:
-        batches = min(settings.max_concurrency, len(plan.due))
-        labels = [f"batch-{index + 1}-of-{batches}" for index in range(batches)]
-        futures = refresh_credentials.map(unmapped(Backlog(plan.due)), labels, **same)
-    refreshed = await asyncio.to_thread(_outcomes, plan.due, futures, one_each=one_each)
-    # the process ends with the run: the textfile keeps them
-    await asyncio.to_thread(record_refresh_metrics, vault_block)
-    outcomes = plan.skipped + refreshed
-    await _result(publish_refresh_report.submit(outcomes))
-    failed = sorted(outcome.name for outcome in outcomes if outcome.status == "failed")
-    if failed:
-        raise RefreshFailures(f"{len(failed)} credential(s) failed: {', '.join(failed)}")
-    return outcomes
+    # One sync Prefect client for every task run of this run, as a sync flow's engine holds:
+    # an async flow's holds only an async one, and each task run on the pool's threads would
+    # build two (an SSL context and an API version check each).
+    with SyncClientContext.get_or_create():
+        settings = load(TokenSettings)
+        idle_after = None if min_idle_hours is None else min_idle_hours * 3600
+        plan = await _result(plan_refreshes.submit(credentials, force, vault_block, idle_after))
+        total = len(plan.due) + len(plan.skipped)
+        await rename_flow_run(f"{'force-' if force else ''}refresh {len(plan.due)} due of {total}")
+        same: dict[str, Any] = {
+            "force": unmapped(force),
+            "vault_block": unmapped(vault_block),
+            "idle_after": unmapped(idle_after),
+        }
+        one_each = len(plan.due) <= settings.per_credential_tasks_up_to
+        if one_each:
+            futures: Sequence[PrefectFuture[Any]] = refresh_credential.map(plan.due, **same)
+        else:
+            batches = min(settings.max_concurrency, len(plan.due))
+            labels = [f"batch-{index + 1}-of-{batches}" for index in range(batches)]
+            futures = refresh_credentials.map(unmapped(Backlog(plan.due)), labels, **same)
+        refreshed = await asyncio.to_thread(_outcomes, plan.due, futures, one_each=one_each)
+        # the process ends with the run: the textfile keeps them
+        await asyncio.to_thread(record_refresh_metrics, vault_block)
+        outcomes = plan.skipped + refreshed
+        await _result(publish_refresh_report.submit(as_is(outcomes)))
+        failed = sorted(outcome.name for outcome in outcomes if outcome.status == "failed")
+        if failed:
+            raise RefreshFailures(f"{len(failed)} credential(s) failed: {', '.join(failed)}")
+        return outcomes

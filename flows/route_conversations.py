@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TypeVar, cast
 
 from prefect import flow
-from prefect.utilities.annotations import opaque
 
+from flows._plain_values import as_is
 from flows._run_names import route_run_name
 from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
 from switchboard.routing import Decision, RoutingSteps, SkillAvailability, route_batch
@@ -21,18 +20,6 @@ from tasks.routing import (
 
 __all__ = ["TASK_STEPS", "route_conversations"]
 
-_T = TypeVar("_T")
-
-
-def _as_is(value: _T) -> _T:
-    """Hand a batch-sized argument to a task without Prefect walking every element for futures.
-
-    That walk (``visit_collection``) costs time per element, a large share of the ingress's CPU
-    at batch sizes of hundreds (BENCHMARKS.md); the arguments here are plain values, never
-    futures. Typed as the value: Prefect unwraps it.
-    """
-    return cast(_T, opaque(value))
-
 
 async def _message(
     client: LivePersonClient,
@@ -42,7 +29,7 @@ async def _message(
     waits: Mapping[str, SkillWait],
 ) -> list[Decision]:
     return await message_customers(
-        client, domains, _as_is(events), _as_is(availability), _as_is(waits)
+        client, domains, as_is(events), as_is(availability), as_is(waits)
     )
 
 

@@ -112,9 +112,13 @@ def _run_flows(sandbox_url: str) -> dict[str, str]:
     from flows.route_conversations import route_conversations
 
     runs: dict[str, Any] = {}
-    runs["acquire"] = acquire_token("liveperson", vault_block=BLOCK, return_state=True)
-    runs["refresh"] = refresh_due_tokens(vault_block=BLOCK, return_state=True)
-    runs["keep-alive"] = keep_alive_tokens(vault_block=BLOCK, return_state=True)
+
+    async def tokens() -> None:  # the token flows are async
+        runs["acquire"] = await acquire_token("liveperson", vault_block=BLOCK, return_state=True)
+        runs["refresh"] = await refresh_due_tokens(vault_block=BLOCK, return_state=True)
+        runs["keep-alive"] = await keep_alive_tokens(vault_block=BLOCK, return_state=True)
+
+    asyncio.run(tokens())
     runs["handle"] = handle_credential_failure(
         "legacy-crm", "ClientRejected", vault_block=BLOCK, return_state=True
     )
