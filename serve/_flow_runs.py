@@ -39,8 +39,8 @@ __all__ = [
     "serialize_parameters",
 ]
 
-P = ParamSpec("P")
-R = TypeVar("R")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 INGRESS_TAGS = ("switchboard", "routing", "ingress")
 """Tags of the runs made inside ``flow_run_creator``: the ``routing`` deployment's in
@@ -48,11 +48,13 @@ INGRESS_TAGS = ("switchboard", "routing", "ingress")
 run first asks the API for tag concurrency slots, one more write per task that SQLite can answer
 busy."""
 
-RETRY_DELAYS = (0.01, 0.03, 0.1, 0.3, 1.0)
+RETRY_DELAYS = (0.01, 0.05, 0.25, 2.0, 8.0)
 """Seconds before asking again after each busy answer to one request (the last for any later
-one). Prefect's client tries ``PREFECT_CLIENT_MAX_RETRIES`` + 1 times (6 by default), so a
-request still busy after about 2.5 s fails: its batch answers 503 and LivePerson redelivers
-it, instead of Prefect's 2 + 4 + 8 + 16 + 32 s of waiting with every later event queued."""
+one). SQLite's busy answers clear within milliseconds, so the first tries come soon; the later
+ones wait out a database restart under PostgreSQL. Prefect's client tries
+``PREFECT_CLIENT_MAX_RETRIES`` + 1 times (6 by default, and it waits once more after the last),
+so a request still busy after about 18 s fails: its batch answers 503 and LivePerson redelivers
+it. Prefect's own waits (2, 4, 8, 16, 32 s) held every later event for seconds per busy answer."""
 
 _BUSY_ANSWERS = "switchboard.busy_answers"
 _ingress: ContextVar[bool] = ContextVar("ingress_flow_runs", default=False)
@@ -91,7 +93,7 @@ async def flow_run_creator() -> AsyncIterator[None]:
             hooks.remove(retry_soon_when_busy)
 
 
-def in_process(flow: Flow[P, R]) -> Flow[P, R]:
+def in_process(flow: Flow[_P, _R]) -> Flow[_P, _R]:
     """``flow`` as the ingress runs it: no second validation and no engine-side naming.
 
     The ingress hands the flow the models its own parsing validated (``parse_events``, the
@@ -106,7 +108,10 @@ def in_process(flow: Flow[P, R]) -> Flow[P, R]:
 
 def serialize_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
     """The parameters as the API stores them: ``Flow.serialize_parameters``'s JSON (aliases,
-    ISO times), written by pydantic's compiled serializer instead of a walk in Python."""
+    ISO times), written by pydantic's compiled serializer instead of a walk in Python.
+
+    The same for models, strings and ``None``, the ingress's parameter types; unlike Prefect's,
+    it raises on a value it cannot serialize instead of storing a ``<Type>`` placeholder."""
     return {key: to_jsonable_python(value, by_alias=True) for key, value in parameters.items()}
 
 

@@ -21,7 +21,6 @@ from prefect import flow
 from test_routing_support import routing_event
 
 from serve import (
-    RETRY_DELAYS,
     create_flow_run,
     flow_run_creator,
     in_process,
@@ -152,26 +151,41 @@ async def test_prefects_own_callers_share_the_ingress_client(busy_proxy: BusyPro
         assert context is not None and get_client() is context.client
 
 
-async def test_a_request_busy_past_every_prompt_retry_fails_and_creates_nothing(
+async def test_a_request_busy_past_every_retry_fails_and_creates_nothing(
     busy_proxy: BusyProxy,
 ) -> None:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-    busy_proxy.busy = 100  # busy at every try Prefect's client makes (6 by default)
-    async with flow_run_creator():
-        with pytest.raises(httpx.HTTPStatusError, match="503"):
-            await create_flow_run(double, {"value": 2}, name="never created")
+    busy_proxy.busy = 100  # busy at every try Prefect's client makes
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 2}):  # waits 0.01, 0.05, 0.25
+        async with flow_run_creator():
+            with pytest.raises(httpx.HTTPStatusError, match="503"):
+                await create_flow_run(double, {"value": 2}, name="never created")
 
-    assert busy_proxy.creations == busy_proxy.answered_busy == len(RETRY_DELAYS) + 1
+    assert busy_proxy.creations == busy_proxy.answered_busy == 3
     async with get_client() as client:
         named = FlowRunFilter(name=FlowRunFilterName(any_=["never created"]))
         assert not await client.read_flow_runs(flow_run_filter=named)
 
 
+async def test_a_run_whose_state_changes_stay_busy_fails_its_batch(busy_proxy: BusyProxy) -> None:
+    """The ingress answers 503 for a batch whose run could not be recorded: LivePerson
+    redelivers it, and the Request-IDs dedupe any message already sent."""
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    busy_proxy.busy_path, busy_proxy.busy = STATE_CHANGES, 100
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 2}):
+        async with flow_run_creator():
+            with pytest.raises(httpx.HTTPStatusError, match="503"):
+                state = await run_in_new_flow_run(double, {"value": 5})
+                await state.aresult()
+
+
 @pytest.mark.parametrize(
     ("busy_answers", "retry_after"),
-    [(0, "0.01"), (1, "0.03"), (4, "1.0"), (9, "1.0")],
+    [(0, "0.01"), (1, "0.05"), (4, "8.0"), (9, "8.0")],
     ids=["first", "second", "last", "past-the-last"],
 )
 async def test_each_busy_answer_to_a_request_waits_the_next_delay(
