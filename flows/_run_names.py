@@ -11,7 +11,7 @@ from prefect.client.orchestration import PrefectClient
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
-__all__ = ["plural", "refresh_run_name", "rename_flow_run", "route_run_name"]
+__all__ = ["plural", "refresh_run_name", "rename_flow_run", "route_name", "route_run_name"]
 
 
 def plural(count: int, noun: str) -> str:
@@ -19,9 +19,14 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def route_run_name() -> str:
+def route_name(events: int) -> str:
     """``route 6 conversations``: one routing event per conversation."""
-    return f"route {plural(len(flow_run.parameters.get('events') or ()), 'conversation')}"
+    return f"route {plural(events, 'conversation')}"
+
+
+def route_run_name() -> str:
+    """A routing run's name, from its ``events`` parameter (``route_name``)."""
+    return route_name(len(flow_run.parameters.get("events") or ()))
 
 
 def refresh_run_name() -> str:

@@ -6,6 +6,7 @@ import asyncio
 
 from prefect import flow
 
+from flows._task_values import result_of
 from switchboard import RefreshOutcome
 from tasks.tokens import record_refresh_metrics, refresh_credential
 
@@ -28,7 +29,7 @@ async def acquire_token(credential: str, vault_block: str | None = None) -> Refr
     """
     refreshed = refresh_credential.submit(credential, force=True, vault_block=vault_block)
     try:
-        return await asyncio.to_thread(refreshed.result)
+        return await result_of(refreshed)
     finally:
         # the process ends with the run: the textfile keeps it
         await asyncio.to_thread(record_refresh_metrics, vault_block)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from prefect import flow
 
+from flows._task_values import result_of
 from flows.refresh_due_tokens import refresh_due_tokens
 from switchboard import RefreshOutcome
 from tasks.reports import publish_fleet_table
@@ -38,6 +37,6 @@ async def keep_alive_tokens(
     state = await refresh_due_tokens(
         min_idle_hours=min_idle_hours, vault_block=vault_block, return_state=True
     )
-    await asyncio.to_thread(publish_fleet_table.submit(vault_block).result)  # loop never blocked
+    await result_of(publish_fleet_table.submit(vault_block))
     outcomes: list[RefreshOutcome] = await state.aresult()  # raises the subflow's failure
     return outcomes

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from prefect import flow, unmapped
 from prefect.context import SyncClientContext
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows._plain_values import as_is
 from flows._run_names import refresh_run_name, rename_flow_run
+from flows._task_values import as_is, result_of
 from switchboard import RefreshOutcome, TokenSettings, load
 from switchboard.refresh import Backlog
 from tasks.reports import publish_refresh_report
@@ -25,8 +25,6 @@ from tasks.tokens import (
 )
 
 __all__ = ["RefreshFailures", "refresh_due_tokens"]
-
-T = TypeVar("T")
 
 
 class RefreshFailures(Exception):
@@ -41,13 +39,6 @@ def _failed(name: str, error: object) -> RefreshOutcome:
     )
 
 
-async def _result(future: PrefectFuture[T]) -> T:
-    """The task's result (raising its failure), waited for in a thread: the flow is async so
-    that its run ends without waiting on the heartbeat thread, and its event loop never blocks
-    while the sync tasks run on the task runner's threads."""
-    return await asyncio.to_thread(future.result)
-
-
 def _outcomes(
     due: list[str], futures: Sequence[PrefectFuture[Any]], *, one_each: bool
 ) -> list[RefreshOutcome]:
@@ -55,7 +46,7 @@ def _outcomes(
     one task per due credential, in order); a due credential no batch reported on is failed
     with the error of a batch that broke."""
     outcomes: list[RefreshOutcome] = []
-    broken: object = None
+    broken: list[object] = []  # whatever a broken batch's result is, None included
     for index, future in enumerate(futures):
         # the future's own result(), not its state's: that one is a coroutine in an async flow
         result = future.result(raise_on_failure=False)
@@ -64,10 +55,10 @@ def _outcomes(
         elif one_each:
             outcomes.append(_failed(due[index], result))
         else:
-            broken = result
-    if broken is not None:
+            broken.append(result)
+    if broken:  # the batches share one backlog: which took what is not known, so the first
         reported = {outcome.name for outcome in outcomes}
-        outcomes.extend(_failed(name, broken) for name in due if name not in reported)
+        outcomes.extend(_failed(name, broken[0]) for name in due if name not in reported)
     return outcomes
 
 
@@ -106,7 +97,7 @@ async def refresh_due_tokens(
     with SyncClientContext.get_or_create():
         settings = load(TokenSettings)
         idle_after = None if min_idle_hours is None else min_idle_hours * 3600
-        plan = await _result(plan_refreshes.submit(credentials, force, vault_block, idle_after))
+        plan = await result_of(plan_refreshes.submit(credentials, force, vault_block, idle_after))
         total = len(plan.due) + len(plan.skipped)
         await rename_flow_run(f"{'force-' if force else ''}refresh {len(plan.due)} due of {total}")
         same: dict[str, Any] = {
@@ -125,7 +116,7 @@ async def refresh_due_tokens(
         # the process ends with the run: the textfile keeps them
         await asyncio.to_thread(record_refresh_metrics, vault_block)
         outcomes = plan.skipped + refreshed
-        await _result(publish_refresh_report.submit(as_is(outcomes)))
+        await result_of(publish_refresh_report.submit(as_is(outcomes)))
         failed = sorted(outcome.name for outcome in outcomes if outcome.status == "failed")
         if failed:
             raise RefreshFailures(f"{len(failed)} credential(s) failed: {', '.join(failed)}")

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 from prefect import flow
 
-from flows._plain_values import as_is
 from flows._run_names import route_run_name
+from flows._task_values import as_is
 from switchboard.liveperson import Domains, LivePersonClient, RoutingEvent, SkillWait
 from switchboard.routing import Decision, RoutingSteps, SkillAvailability, route_batch
 from tasks.routing import (

@@ -56,7 +56,7 @@ def flow_handler(settings: IngressSettings, metrics: RoutingMetrics | None = Non
     the Vault identity's client pool (the one ``connect_account`` uses) is told to report to it.
     """
     from blocks.vault import resources_for
-    from flows._run_names import plural
+    from flows._run_names import route_name
     from flows.route_conversations import route_conversations  # Prefect: imported to serve
 
     flow = in_process(route_conversations)
@@ -76,7 +76,7 @@ def flow_handler(settings: IngressSettings, metrics: RoutingMetrics | None = Non
                 "account_block": settings.account_block,
                 "vault_block": settings.vault_block,
             },
-            name=f"route {plural(len(events), 'conversation')}",
+            name=route_name(len(events)),
         )
         decisions: list[Decision] = await state.aresult()  # raises the run's error if it failed
         return decisions

@@ -22,9 +22,10 @@ from switchboard.routing import (
     Decision,
     DecisionKind,
     SkillAvailability,
-    decide_and_send,
+    decide_batch,
     read_availability,
     read_queue_health,
+    send_messages,
 )
 
 __all__ = [
@@ -151,19 +152,21 @@ async def message_customers(
     availability: Mapping[str, SkillAvailability],
     waits: Mapping[str, SkillWait],
 ) -> list[Decision]:
-    """Decide each conversation's message and send the decided ones, with bounded concurrency;
-    a retry decides again and dedupes on the Request-ID."""
-    sent = await decide_and_send(client, domains, events, availability, waits)
+    """Decide each conversation's message and send the decided ones, with bounded concurrency
+    (``decide_and_send``, with the decisions logged before anything is sent); a retry decides
+    again and dedupes on the Request-ID."""
+    decisions = decide_batch(client, events, availability, waits)
     logger = get_run_logger()
-    no_data = sorted({d.skill_id for d in sent if d.kind is DecisionKind.NO_DATA})
+    no_data = sorted({d.skill_id for d in decisions if d.kind is DecisionKind.NO_DATA})
     if no_data:
         logger.warning(
             "No queue-health data (-1 or missing) for skills %s: no message sent", no_data
         )
+    logger.info("Decisions: %s", dict(Counter(d.kind.value for d in decisions)))
+    sent = await send_messages(client, domains, decisions)
     messages = [d for d in sent if d.message_id is not None or d.duplicate]
     logger.info(
-        "Decisions: %s; sent %d messages (%d already delivered before)",
-        dict(Counter(d.kind.value for d in sent)),
+        "Sent %d messages (%d already delivered before)",
         len(messages),
         sum(d.duplicate for d in messages),
     )

@@ -303,3 +303,29 @@ def test_the_radar_emits_one_refresh_expiring_event(
     assert len(found) == 1
     assert found[0]["payload"]["cause"] == "refresh_token_expires"
     assert found[0]["payload"]["deadline"].endswith("Z")
+
+
+def test_credentials_a_broken_fleet_batch_took_are_reported_failed() -> None:
+    """Fleet batches share one backlog, so which batch took what is not known: every due
+    credential no batch reported on is failed with a broken batch's error, never dropped."""
+    from prefect import flow, task
+
+    from flows.refresh_due_tokens import _outcomes
+    from switchboard import RefreshOutcome
+
+    @task(name="probe-batch", persist_result=False)
+    def batch(name: str | None) -> list[RefreshOutcome]:
+        if name is None:
+            raise RuntimeError("Vault went away mid-batch")
+        return [RefreshOutcome(name=name, status="refreshed")]
+
+    @flow(name="probe-broken-batches", persist_result=False)
+    def probe() -> list[RefreshOutcome]:
+        futures = [batch.submit("a"), batch.submit(None), batch.submit(None)]
+        return _outcomes(["a", "b", "c"], futures, one_each=False)
+
+    outcomes = {outcome.name: outcome for outcome in probe()}
+    assert set(outcomes) == {"a", "b", "c"}
+    assert outcomes["a"].status == "refreshed"
+    assert {outcomes[name].status for name in "bc"} == {"failed"}
+    assert {outcomes[name].error_class for name in "bc"} == {"RuntimeError"}

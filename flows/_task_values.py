@@ -1,12 +1,14 @@
-"""Hand batch-sized arguments to tasks as they are, without Prefect walking them."""
+"""Hand values to tasks, and take their results, without Prefect's costs for an async flow."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar, cast
 
+from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import opaque
 
-__all__ = ["as_is"]
+__all__ = ["as_is", "result_of"]
 
 _T = TypeVar("_T")
 
@@ -20,3 +22,10 @@ def as_is(value: _T) -> _T:
     Typed as the value: Prefect unwraps it before the task sees it.
     """
     return cast(_T, opaque(value))
+
+
+async def result_of(future: PrefectFuture[_T]) -> _T:
+    """A submitted task's result (raising its failure), waited for in a thread: the token flows
+    are async so that a run ends without joining the heartbeat thread, and their event loop
+    never blocks while the sync tasks run on the task runner's threads."""
+    return await asyncio.to_thread(future.result)
