@@ -541,3 +541,47 @@ def test_a_pair_a_neighbour_replayed_and_another_claimed_is_adopted(
     refresher = Refresher(credential_store, settings, journal=Interleaved(tmp_path, scope=scope))
     outcome = refresher.refresh(name)
     assert outcome.status == "adopted", (outcome.status, outcome.error_class, outcome.message)
+
+
+def test_a_pair_a_neighbour_replayed_is_adopted_while_a_newer_pair_waits(
+    credential_store: CredentialStore, new_credential: NewCredential, tmp_path: Path
+) -> None:
+    """The same race one step further, found by CI (24 concurrent refreshes under load): after
+    the neighbour stored this run's pair, the third run spent it and journaled its own answer,
+    so an entry was waiting when this run's commit met the changed record. The waiting entry is
+    the third run's, not this one's: this run's pair is stored, and it is adopted."""
+    import dataclasses
+
+    from switchboard.journal import Journal, JournalEntry
+    from switchboard.refresh._claim import Claim
+
+    name, _ = new_credential("refresh_token")
+    settings = TokenSettings(journal_dir=tmp_path)
+    neighbour = Refresher(credential_store, settings)
+    scope = journal_for(credential_store, settings).scope
+
+    class Interleaved(Journal):
+        def record(self, name: str, entry: JournalEntry) -> None:
+            super().record(name, entry)
+            replay = neighbour.pairs.replay(name)  # the neighbour stores our pair, clears it
+            assert replay is not None and replay.token is not None
+            stored = credential_store.read_refresh(name)
+            assert stored.record is not None
+            third = Claim.take(  # a third run claims the pair and spends it...
+                credential_store,
+                name,
+                stored.record,
+                over_version=stored.version,
+                seed_version=None,
+                phase="spending",
+                clock=utcnow,
+            )
+            # ...and journals its answer before our commit
+            super().record(name, dataclasses.replace(entry, claim_version=third.version))
+
+    journal = Interleaved(tmp_path, scope=scope)
+    refresher = Refresher(credential_store, settings, journal=journal)
+    outcome = refresher.refresh(name)
+    assert outcome.status == "adopted", (outcome.status, outcome.error_class, outcome.message)
+    waiting = journal.pending(name)  # the third run's answer stays for its replay
+    assert waiting is not None and waiting.claim_version != 0

@@ -119,10 +119,12 @@ class Spender:
                 name, definition, entry, base=claim.record, token_version=snapshot.token.version
             )
         except CASConflict:
-            # Processes on one host share the journal: a neighbour that replayed this entry
-            # stored the pair and cleared it (and another run may have claimed it since). An
-            # entry still there stays for the next run's replay.
-            if self.journal.has_pending(name):
+            # Only a replay of this run's own entry can change the record under its claim:
+            # processes on one host share the journal, and a neighbour that replayed the entry
+            # stored the pair and cleared it (another run may have claimed, spent and journaled
+            # since). If this run's entry still waits, it stays for the next run's replay.
+            waiting = self.journal.pending(name)
+            if waiting is not None and waiting.claim_version == entry.claim_version:
                 raise
             raise Adopted(self.store.read_token(name)) from None
         self.journal.clear(name)
