@@ -167,9 +167,9 @@ def _report_batch(batch: str, outcomes: list[RefreshOutcome]) -> None:
     so automations can still follow a single credential through a fleet run.
     """
     counts = Counter(outcome.status for outcome in outcomes)
-    get_run_logger().info(
-        "%s: %s", batch, ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    )
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    # the batches share one backlog: one that started last may find nothing left to take
+    get_run_logger().info("%s: %s", batch, summary or "nothing left to take")
     refreshed = [outcome.name for outcome in outcomes if outcome.status == "refreshed"]
     for start in range(0, len(refreshed), CREDENTIALS_PER_BATCH_EVENT):
         names = refreshed[start : start + CREDENTIALS_PER_BATCH_EVENT]
