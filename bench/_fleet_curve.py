@@ -34,38 +34,28 @@ def _log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def _steady(servers: BenchServers, base: str, count: int, memory: PeakMemory) -> dict[str, Any]:
-    """The flow once more over a fleet that is fresh: plan only, nothing due."""
+def _again(
+    servers: BenchServers, base: str, count: int, memory: PeakMemory, *, force: bool = False
+) -> dict[str, Any]:
+    """The flow once more over a fleet it just refreshed. Not forced, nothing is due: plan only,
+    the every-minute run's steady cost. Forced over a refresh-token fleet it seeded, each
+    credential spends the refresh token stored in Vault: that grant's steady state, not a seed."""
     audit = VaultAudit(servers.audit_log)
     audit.mark()
     cpu_before = cpu_by_process(servers)
-    result = run_in_process(servers, "flow", base, memory, "refresh_due_tokens flow-run process")
+    result = run_in_process(
+        servers, "flow", base, memory, "refresh_due_tokens flow-run process", force=force
+    )
     cpu_after = cpu_by_process(servers)
     vault = audit.count()
     return {
+        "credentials": count,
         "seconds": result["seconds"],
         "process_wall_seconds": result["process_wall_seconds"],
         "statuses": result["statuses"],
         "vault_ops_per_credential": vault["total"] / count,
-        "cpu_seconds": {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before},
-    }
-
-
-def _rotation(servers: BenchServers, base: str, count: int, memory: PeakMemory) -> dict[str, Any]:
-    """The flow once more over a refresh-token fleet it just seeded, forced: each credential
-    now spends the refresh token stored in Vault (the steady state of that grant), not a seed."""
-    audit = VaultAudit(servers.audit_log)
-    audit.mark()
-    result = run_in_process(
-        servers, "flow", base, memory, "refresh_due_tokens flow-run process", force=True
-    )
-    vault = audit.count()
-    return {
-        "credentials": count,
-        "vault_ops_per_credential": vault["total"] / count,
         "by_kind": vault["by_kind"],
-        "statuses": result["statuses"],
-        "seconds": result["seconds"],
+        "cpu_seconds": {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before},
     }
 
 
@@ -131,9 +121,7 @@ def fleet_curve(
         for variant, found in runs.items():
             points[variant].append(_summary(found, size))
         _log(f"fleet curve: {size} fresh credentials, flow (nothing due)")
-        steady.append(
-            {"credentials": size, **_steady(servers, f"curve{stamp}-flow-{size}-r0", size, memory)}
-        )
+        steady.append(_again(servers, f"curve{stamp}-flow-{size}-r0", size, memory))
     _log(f"fleet curve: {refresh_token_fleet} refresh-token credentials, flow")
     rotating = one_variant(
         servers,
@@ -144,7 +132,7 @@ def fleet_curve(
         refresh_token_share=1.0,
     )
     _log(f"fleet curve: {refresh_token_fleet} refresh-token credentials again, flow, forced")
-    rotation = _rotation(servers, f"curve{stamp}-rt", refresh_token_fleet, memory)
+    rotation = _again(servers, f"curve{stamp}-rt", refresh_token_fleet, memory, force=True)
     by_size = {p["credentials"]: p for p in points["flow"]}
     largest = max(sizes)
     result: dict[str, Any] = {

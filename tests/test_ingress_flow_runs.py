@@ -149,6 +149,8 @@ async def test_prefects_own_callers_share_the_ingress_client(busy_proxy: BusyPro
     async with flow_run_creator():
         context = AsyncClientContext.get()
         assert context is not None and get_client() is context.client
+        assert retry_soon_when_busy in context.client._client.event_hooks["response"]
+    assert retry_soon_when_busy not in context.client._client.event_hooks["response"]
 
 
 async def test_a_request_busy_past_every_retry_fails_and_creates_nothing(
