@@ -62,8 +62,12 @@ class BusyProxy:
                         self.end_headers()
                         return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                answer = httpx2.request(
-                    self.command, proxy.upstream + self.path, headers=headers, content=body
+                answer = httpx2.request(  # never cut a slow answer: the client would resend
+                    self.command,
+                    proxy.upstream + self.path,
+                    headers=headers,
+                    content=body,
+                    timeout=60,
                 )
                 self.send_response(answer.status_code)
                 for key, value in answer.headers.items():
