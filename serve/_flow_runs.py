@@ -8,6 +8,7 @@ has the numbers). A retry a few milliseconds later almost always succeeds. So th
 Prefect client (``flow_run_creator``) answers each busy response with a short ``Retry-After``
 (``RETRY_DELAYS``, an httpx response hook), which Prefect's own retry loop honours: the flow
 run's creation and every state change the engine proposes are retried promptly, by Prefect.
+It also looks the flow's id up once, not before every run.
 
 The runs have no deployment (Prefect's API no longer takes one for a run created this way), so
 they carry the routing deployment's tags plus ``ingress`` (``INGRESS_TAGS``): one tag filter
@@ -16,16 +17,19 @@ shows every routing run in the UI, and ``ingress`` tells the batches apart.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+import httpx
 from pydantic_core import to_jsonable_python
 
 if TYPE_CHECKING:
-    import httpx
+    from uuid import UUID
+
     from prefect import Flow
+    from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.objects import FlowRun, State
 
 __all__ = [
@@ -57,7 +61,8 @@ so a request still busy after about 18 s fails: its batch answers 503 and LivePe
 it. Prefect's own waits (2, 4, 8, 16, 32 s) held every later event for seconds per busy answer."""
 
 _BUSY_ANSWERS = "switchboard.busy_answers"
-_ingress: ContextVar[bool] = ContextVar("ingress_flow_runs", default=False)
+_flow_ids: ContextVar[dict[str, UUID] | None] = ContextVar("ingress_flow_ids", default=None)
+"""Inside ``flow_run_creator``: the API's id of each flow it has made runs of, by name."""
 
 
 async def retry_soon_when_busy(response: httpx.Response) -> None:
@@ -85,11 +90,11 @@ async def flow_run_creator() -> AsyncIterator[None]:
     async with AsyncClientContext.get_or_create() as context:
         hooks = context.client._client.event_hooks["response"]  # no public way to add one
         hooks.append(retry_soon_when_busy)
-        token = _ingress.set(True)
+        token = _flow_ids.set({})
         try:
             yield
         finally:
-            _ingress.reset(token)
+            _flow_ids.reset(token)
             hooks.remove(retry_soon_when_busy)
 
 
@@ -119,19 +124,59 @@ async def create_flow_run(
     flow: Flow[..., Any], parameters: dict[str, Any], *, name: str | None = None
 ) -> FlowRun:
     """Create a ``Pending`` run of ``flow`` with ``parameters``, named ``name`` (else by
-    Prefect); inside ``flow_run_creator``, busy answers are retried promptly."""
+    Prefect); inside ``flow_run_creator``, busy answers are retried promptly and the flow's id
+    is looked up once.
+
+    Prefect's ``create_flow_run`` would ask the API for the flow's id (``POST /flows/``, an
+    upsert: a write SQLite can answer busy) before every run. A remembered id whose flow was
+    deleted meanwhile is answered ``409``: it is looked up again, once.
+    """
     from prefect.context import AsyncClientContext, TagsContext
-    from prefect.states import Pending
 
     tags = TagsContext.get().current_tags  # as the engine's own creation does
+    known = _flow_ids.get()
     async with AsyncClientContext.get_or_create() as context:
-        return await context.client.create_flow_run(
-            flow,
-            name=name,
-            parameters=serialize_parameters(parameters),
-            state=Pending(),
-            tags=sorted({*tags, *INGRESS_TAGS}) if _ingress.get() else tags,
-        )
+        client = context.client
+        if known is None:  # outside flow_run_creator: a lookup per run, as Prefect's client
+            flow_id = await client.create_flow(flow)
+            return await _post_flow_run(client, flow_id, flow, parameters, name, tags)
+        tags = {*tags, *INGRESS_TAGS}
+        if flow.name in known:
+            try:
+                return await _post_flow_run(client, known[flow.name], flow, parameters, name, tags)
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 409:
+                    raise
+        known[flow.name] = await client.create_flow(flow)
+        return await _post_flow_run(client, known[flow.name], flow, parameters, name, tags)
+
+
+async def _post_flow_run(
+    client: PrefectClient,
+    flow_id: UUID,
+    flow: Flow[..., Any],
+    parameters: dict[str, Any],
+    name: str | None,
+    tags: Iterable[str],
+) -> FlowRun:
+    """``POST /flow_runs/`` as Prefect's client makes it, with the parameters serialised once."""
+    from prefect.client.schemas.actions import FlowRunCreate
+    from prefect.client.schemas.objects import FlowRun, FlowRunPolicy
+    from prefect.states import Pending, to_state_create
+
+    body = FlowRunCreate(
+        flow_id=flow_id,
+        flow_version=flow.version,
+        name=name,
+        tags=sorted(tags),
+        state=to_state_create(Pending()),
+        empirical_policy=FlowRunPolicy(
+            retries=flow.retries, retry_delay=int(flow.retry_delay_seconds or 0)
+        ),
+    ).model_dump(mode="json", exclude_unset=True)
+    body["parameters"] = serialize_parameters(parameters)
+    response = await client.request("POST", "/flow_runs/", json=body)
+    return FlowRun.model_validate(response.json())
 
 
 async def run_in_new_flow_run(

@@ -34,6 +34,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 
 CREATIONS = re.compile(r"^/api/flow_runs/?$")
+FLOW_LOOKUPS = re.compile(r"^/api/flows/?$")
 STATE_CHANGES = re.compile(r"^/api/flow_runs/[0-9a-f-]+/set_state/?$")
 
 
@@ -49,6 +50,7 @@ class BusyProxy:
         self.upstream, self.busy, self.posts, self.answered_busy = upstream, 0, 0, 0
         self.busy_path = CREATIONS
         self.created: list[str] = []
+        self.flow_lookups = 0
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +59,8 @@ class BusyProxy:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.command == "POST" and FLOW_LOOKUPS.match(self.path):
+                    proxy.flow_lookups += 1
                 if self.command == "POST" and proxy.busy_path.match(self.path):
                     proxy.posts += 1
                     if proxy.busy > 0:
@@ -137,6 +141,30 @@ async def test_busy_answers_are_retried_by_the_ingress_not_after_prefects_2_s_sl
     assert busy_proxy.created == [str(flow_run.id)]  # three busy answers, nothing duplicated
     assert flow_run.state is not None and flow_run.state.is_pending()
     assert await _parameters_of(flow_run.id) == {"value": 1}
+
+
+async def test_the_ingress_looks_its_flow_up_once(busy_proxy: BusyProxy) -> None:
+    """``POST /flows/`` is a write: once per process, not once per batch."""
+    async with flow_run_creator():
+        runs = [await create_flow_run(double, {"value": n}) for n in range(3)]
+
+    assert busy_proxy.flow_lookups == 1
+    assert busy_proxy.created == [str(run.id) for run in runs]
+    assert len({run.flow_id for run in runs}) == 1
+
+
+async def test_a_flow_deleted_under_the_ingress_is_looked_up_again(busy_proxy: BusyProxy) -> None:
+    from prefect import get_client
+
+    async with flow_run_creator():
+        first = await create_flow_run(double, {"value": 1})
+        async with get_client() as client:
+            await client.delete_flow(first.flow_id)  # from the UI, say, with its runs
+        second = await create_flow_run(double, {"value": 2})
+
+    assert busy_proxy.flow_lookups == 2
+    assert second.flow_id != first.flow_id
+    assert await _parameters_of(second.id) == {"value": 2}
 
 
 async def test_a_run_whose_state_changes_are_answered_busy_completes(
@@ -244,7 +272,7 @@ def test_the_ingress_variant_neither_validates_again_nor_renames() -> None:
     assert route_conversations.should_validate_parameters and route_conversations.flow_run_name
 
 
-async def test_without_the_creator_context_prefects_client_creates_the_run(
+async def test_without_the_creator_context_each_run_looks_its_flow_up(
     busy_proxy: BusyProxy,
 ) -> None:
     from prefect import tags
@@ -253,5 +281,6 @@ async def test_without_the_creator_context_prefects_client_creates_the_run(
         flow_run = await create_flow_run(double, {"value": 3})
 
     assert busy_proxy.created == [str(flow_run.id)]
+    assert busy_proxy.flow_lookups == 1  # nothing remembered outside the ingress's context
     assert await _parameters_of(flow_run.id) == {"value": 3}
     assert "switchboard-probe" in flow_run.tags
