@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import httpx
@@ -104,9 +105,17 @@ def in_process(flow: Flow[_P, _R]) -> Flow[_P, _R]:
     The ingress hands the flow the models its own parsing validated (``parse_events``, the
     flow's parameter types), so validating them again per run is pure cost; and it names each
     run when creating it (``run_in_new_flow_run``'s ``name``), which saves the engine's
-    ``PATCH`` of the name. Runs from deployments, the UI and the API use ``flow`` as it is.
+    ``PATCH`` of the name. A flow that never persists its results gets a local result storage,
+    which it never writes: otherwise the engine asks the server for its default storage on
+    every run, with a blocking call on the ingress's event loop. Runs from deployments, the UI
+    and the API use ``flow`` as it is.
     """
-    variant = flow.with_options(validate_parameters=False)
+    from prefect.settings import get_current_settings
+
+    storage = None
+    if flow.persist_result is False and flow.result_storage is None:
+        storage = Path(get_current_settings().results.local_storage_path)  # a LocalFileSystem
+    variant = flow.with_options(validate_parameters=False, result_storage=storage)
     variant.flow_run_name = None  # with_options keeps the original's when given None
     return variant
 

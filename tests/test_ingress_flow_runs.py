@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,7 +35,6 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 
 CREATIONS = re.compile(r"^/api/flow_runs/?$")
-FLOW_LOOKUPS = re.compile(r"^/api/flows/?$")
 STATE_CHANGES = re.compile(r"^/api/flow_runs/[0-9a-f-]+/set_state/?$")
 
 
@@ -50,7 +50,7 @@ class BusyProxy:
         self.upstream, self.busy, self.posts, self.answered_busy = upstream, 0, 0, 0
         self.busy_path = CREATIONS
         self.created: list[str] = []
-        self.flow_lookups = 0
+        self.requests: Counter[str] = Counter()  # "POST /api/flows/": how many
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,8 +59,7 @@ class BusyProxy:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if self.command == "POST" and FLOW_LOOKUPS.match(self.path):
-                    proxy.flow_lookups += 1
+                proxy.requests[f"{self.command} {self.path}"] += 1
                 if self.command == "POST" and proxy.busy_path.match(self.path):
                     proxy.posts += 1
                     if proxy.busy > 0:
@@ -148,9 +147,19 @@ async def test_the_ingress_looks_its_flow_up_once(busy_proxy: BusyProxy) -> None
     async with flow_run_creator():
         runs = [await create_flow_run(double, {"value": n}) for n in range(3)]
 
-    assert busy_proxy.flow_lookups == 1
+    assert busy_proxy.requests["POST /api/flows/"] == 1
     assert busy_proxy.created == [str(run.id) for run in runs]
     assert len({run.flow_id for run in runs}) == 1
+
+
+async def test_an_ingress_run_asks_nothing_about_result_storage(busy_proxy: BusyProxy) -> None:
+    """Its results are never persisted, so the server's default storage does not matter; the
+    engine would ask for it per run, on a sync client, blocking the ingress's event loop."""
+    async with flow_run_creator():
+        state = await run_in_new_flow_run(in_process(double), {"value": 6})
+
+    assert await state.aresult() == 12
+    assert busy_proxy.requests["GET /api/admin/storage"] == 0
 
 
 async def test_a_flow_deleted_under_the_ingress_is_looked_up_again(busy_proxy: BusyProxy) -> None:
@@ -162,7 +171,7 @@ async def test_a_flow_deleted_under_the_ingress_is_looked_up_again(busy_proxy: B
             await client.delete_flow(first.flow_id)  # from the UI, say, with its runs
         second = await create_flow_run(double, {"value": 2})
 
-    assert busy_proxy.flow_lookups == 2
+    assert busy_proxy.requests["POST /api/flows/"] == 2
     assert second.flow_id != first.flow_id
     assert await _parameters_of(second.id) == {"value": 2}
 
@@ -269,7 +278,9 @@ def test_the_ingress_variant_neither_validates_again_nor_renames() -> None:
     variant = in_process(route_conversations)
     assert (variant.name, variant.fn) == (route_conversations.name, route_conversations.fn)
     assert not variant.should_validate_parameters and variant.flow_run_name is None
+    assert variant.persist_result is False  # the storage it is given is never written
     assert route_conversations.should_validate_parameters and route_conversations.flow_run_name
+    assert route_conversations.result_storage is None
 
 
 async def test_without_the_creator_context_each_run_looks_its_flow_up(
@@ -281,6 +292,6 @@ async def test_without_the_creator_context_each_run_looks_its_flow_up(
         flow_run = await create_flow_run(double, {"value": 3})
 
     assert busy_proxy.created == [str(flow_run.id)]
-    assert busy_proxy.flow_lookups == 1  # nothing remembered outside the ingress's context
+    assert busy_proxy.requests["POST /api/flows/"] == 1  # nothing remembered outside
     assert await _parameters_of(flow_run.id) == {"value": 3}
     assert "switchboard-probe" in flow_run.tags
