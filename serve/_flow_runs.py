@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import httpx
@@ -105,16 +104,18 @@ def in_process(flow: Flow[_P, _R]) -> Flow[_P, _R]:
     The ingress hands the flow the models its own parsing validated (``parse_events``, the
     flow's parameter types), so validating them again per run is pure cost; and it names each
     run when creating it (``run_in_new_flow_run``'s ``name``), which saves the engine's
-    ``PATCH`` of the name. A flow that never persists its results gets a local result storage,
-    which it never writes: otherwise the engine asks the server for its default storage on
-    every run, with a blocking call on the ingress's event loop. Runs from deployments, the UI
-    and the API use ``flow`` as it is.
+    ``PATCH`` of the name. A flow that does not persist its results and names no storage gets
+    the local result path, written only with a failed run's exception: otherwise the engine
+    asks the server for its default storage on every run, with a blocking call on the
+    ingress's event loop (not when ``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK`` names one, which
+    is then kept). Runs from deployments, the UI and the API use ``flow`` as it is.
     """
     from prefect.settings import get_current_settings
 
-    storage = None
-    if flow.persist_result is False and flow.result_storage is None:
-        storage = Path(get_current_settings().results.local_storage_path)  # a LocalFileSystem
+    results = get_current_settings().results
+    storage = flow.result_storage
+    if storage is None and flow.persist_result is False and results.default_storage_block is None:
+        storage = results.local_storage_path  # a Path: a LocalFileSystem, unsaved
     variant = flow.with_options(validate_parameters=False, result_storage=storage)
     variant.flow_run_name = None  # with_options keeps the original's when given None
     return variant
@@ -168,7 +169,8 @@ async def _post_flow_run(
     name: str | None,
     tags: Iterable[str],
 ) -> FlowRun:
-    """``POST /flow_runs/`` as Prefect's client makes it, with the parameters serialised once."""
+    """``POST /flow_runs/`` as Prefect's client makes it (less its empty ``context`` and
+    ``parent_task_run_id``, the server's defaults), with the parameters serialised once."""
     from prefect.client.schemas.actions import FlowRunCreate
     from prefect.client.schemas.objects import FlowRun, FlowRunPolicy
     from prefect.states import Pending, to_state_create
