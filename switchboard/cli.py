@@ -2,7 +2,8 @@
 
 Secrets never go on the command line (where ``ps`` and shell history would keep them):
 client secrets, refresh tokens and API keys are read from stdin, or from the environment
-variable named by an option. Vault is reached with the usual ``VAULT_*`` / ``SWITCHBOARD_VAULT_*``
+variable named by an option; signing and TLS keys from their files or stdin
+(``switchboard._cli_input``). Vault is reached with the usual ``VAULT_*`` / ``SWITCHBOARD_VAULT_*``
 settings.
 
 This is the core's CLI, Prefect-free: ``python -m switchboard.cli``. The installed ``switchboard``
@@ -13,9 +14,7 @@ command is ``serve.main`` (the Prefect side), which calls ``main`` here with ``i
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from pydantic import SecretStr, ValidationError
 
+from switchboard._cli_input import client_proof, secret_from, text_file
 from switchboard._exceptions import ConfigurationError, SwitchboardError
 from switchboard._models import ClientDefinition, OAuth1Keys, format_time
 from switchboard._settings import TokenSettings, VaultSettings, load
@@ -76,38 +76,20 @@ def _store() -> CredentialStore:
     return CredentialStore.from_settings(load(VaultSettings))
 
 
-def _read_secret_lines(what: str, stdin: TextIO) -> list[str]:
-    """Non-empty lines from stdin, or one line typed at a hidden prompt on a terminal."""
-    if stdin.isatty():
-        typed = getpass.getpass(f"{what}: ")
-        lines = [typed.strip()]
-    else:
-        lines = [line.strip() for line in stdin.read().splitlines() if line.strip()]
-    if not lines or not lines[0]:
-        raise ConfigurationError(f"no {what} given: pipe it on stdin")
-    return lines
-
-
-def _secret_from(env_var: str | None, what: str, stdin: TextIO) -> list[str]:
-    if env_var is None:
-        return _read_secret_lines(what, stdin)
-    value = os.environ.get(env_var)
-    if not value:
-        raise ConfigurationError(f"{env_var} is not set or empty: it should hold the {what}")
-    return [line.strip() for line in value.splitlines() if line.strip()]
-
-
 def _credentials_add(args: argparse.Namespace, stdin: TextIO) -> int:
-    secrets = _secret_from(args.client_secret_env, "client secret(s), one per line", stdin)
     fields = {
         "token_url": args.token_url,
         "client_id": args.client_id,
-        "client_secrets": secrets,
         "grant": args.grant,
         "scope": args.scope,
         "audience": args.audience,
         "auth_method": args.auth_method,
+        "subject": args.subject,
+        "assertion_audience": args.assertion_audience,
+        "tls_ca_cert": args.tls_ca_cert_file
+        and text_file(args.tls_ca_cert_file, "--tls-ca-cert-file"),
         "default_lifetime_seconds": args.default_lifetime_seconds,
+        **client_proof(args, stdin),
     }
     definition = ClientDefinition.from_vault(
         {key: value for key, value in fields.items() if value is not None},
@@ -115,14 +97,24 @@ def _credentials_add(args: argparse.Namespace, stdin: TextIO) -> int:
     )
     store = _store()
     store.put_client(args.name, definition)
-    print(f"stored {store.where(args.name, 'client')} ({len(secrets)} client secret(s))")
+    print(f"stored {store.where(args.name, 'client')} ({_proof_summary(definition)})")
     if definition.grant == "refresh_token":
         print(f"next: pipe its first refresh token into `switchboard credentials seed {args.name}`")
     return 0
 
 
+def _proof_summary(definition: ClientDefinition) -> str:
+    """What the client proves itself with, never the secret itself."""
+    if definition.client_secrets:
+        return f"{len(definition.client_secrets)} client secret(s)"
+    if definition.private_key is not None:
+        kid = f", kid {definition.private_key_id}" if definition.private_key_id else ""
+        return f"{definition.signing_alg} signing key{kid}"
+    return "TLS client certificate and key"
+
+
 def _credentials_seed(args: argparse.Namespace, stdin: TextIO) -> int:
-    token = _secret_from(args.refresh_token_env, "refresh token", stdin)[0]
+    token = secret_from(args.refresh_token_env, "refresh token", stdin)[0]
     store = _store()
     version = store.put_seed(args.name, SecretStr(token))
     print(f"stored {store.where(args.name, 'seed')} (version {version}); it is used once")
@@ -217,23 +209,45 @@ def _parser(subcommands: Mapping[str, Subcommand]) -> argparse.ArgumentParser:
     actions = credentials.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser(
         "add",
-        help="write a client definition (client secret from stdin or --client-secret-env)",
+        help="write a client definition (its secret or key from stdin, a variable or a file)",
         description="Client secrets are read from stdin (one per line, newest first, to "
-        "rotate) or from the variable named by --client-secret-env; never from argv.",
+        "rotate) or from the variable named by --client-secret-env; a signing key or TLS "
+        "client key from its file or stdin. Never from argv.",
     )
     add.add_argument("name", help="credential name (one path segment)")
     add.add_argument("--token-url", required=True, help="the token endpoint URL")
     add.add_argument("--client-id", required=True, help="the OAuth client id")
     add.add_argument(
-        "--grant", choices=["client_credentials", "refresh_token"], default="client_credentials"
+        "--grant",
+        choices=["client_credentials", "refresh_token", "jwt_bearer"],
+        default="client_credentials",
+        help="jwt_bearer: RFC 7523 §2.1, a signed assertion is the grant and the proof",
     )
     add.add_argument("--scope", help="space-separated scopes to request")
     add.add_argument("--audience", help="audience parameter, for providers that need one")
-    add.add_argument("--auth-method", choices=["client_secret_basic", "client_secret_post"])
+    add.add_argument(
+        "--auth-method",
+        choices=["client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth"],
+        help="how the client proves itself (default client_secret_basic; none for jwt_bearer)",
+    )
     add.add_argument(
         "--default-lifetime-seconds", type=int, help="lifetime when no expires_in is sent"
     )
     add.add_argument("--client-secret-env", metavar="VAR", help="read the secret(s) from $VAR")
+    keys = add.add_argument_group("signing key (private_key_jwt, jwt_bearer)")
+    keys.add_argument(
+        "--private-key-file", metavar="PEM", help="the key's file (- or unset: stdin)"
+    )
+    keys.add_argument("--private-key-id", metavar="KID", help="the JWS kid the provider knows")
+    keys.add_argument("--signing-alg", metavar="ALG", help="JWS alg (default: from the key)")
+    keys.add_argument("--subject", help="jwt_bearer: the assertion's sub (default: client id)")
+    keys.add_argument("--assertion-audience", help="the assertion's aud (default: token URL)")
+    tls = add.add_argument_group("mutual TLS (tls_client_auth, RFC 8705)")
+    tls.add_argument("--tls-client-cert-file", metavar="PEM", help="the client certificate")
+    tls.add_argument(
+        "--tls-client-key-file", metavar="PEM", help="its key's file (- or unset: stdin)"
+    )
+    tls.add_argument("--tls-ca-cert-file", metavar="PEM", help="trust only this CA for the IdP")
     add.set_defaults(handler=_credentials_add)
 
     seed = actions.add_parser("seed", help="write the first refresh token (from stdin)")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from test_client_auth import JWT_BEARER, client_certificate, new_key, register, tls_listener
 
 from sandbox.servers import ManagedProcess
 from switchboard.cli import main
@@ -136,3 +137,130 @@ def test_console_script_is_the_core_cli_plus_ingest() -> None:
     )
     assert core.returncode == 0 and "credentials" in core.stdout and "vault" in core.stdout
     assert "ingest" not in core.stdout
+
+
+# -- clients that prove themselves with a key or a certificate ----------------------------------
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    path.chmod(0o600)
+    return str(path)
+
+
+def _added_then_refreshed(
+    argv: list[str], capsys: pytest.CaptureFixture[str], stdin: str = ""
+) -> str:
+    assert main(argv, stdin=io.StringIO(stdin)) == 0
+    assert main(["refresh", argv[2]]) == 0
+    out = capsys.readouterr().out
+    assert f"{argv[2]}: refreshed (state healthy" in out
+    assert "PRIVATE KEY" not in out and "sbx-" not in out
+    return out
+
+
+def test_a_jwt_bearer_client_with_its_key_in_a_file(
+    sandbox: ManagedProcess,
+    credential_store: CredentialStore,
+    unique_name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pem, public = new_key()
+    client = register(
+        sandbox, grant_types=[JWT_BEARER], jwks={"keys": [public]}, subjects=["svc@example.test"]
+    )
+    argv = ["credentials", "add", unique_name, "--token-url", f"{sandbox.url}/oauth/token"]
+    argv += ["--client-id", client["client_id"], "--grant", "jwt_bearer"]
+    argv += ["--private-key-file", _write(tmp_path, "key.pem", pem), "--private-key-id", "k1"]
+    argv += ["--subject", "svc@example.test"]
+
+    out = _added_then_refreshed(argv, capsys)
+
+    assert "(RS256 signing key, kid k1)" in out
+    stored = credential_store.read_client(unique_name)
+    assert (stored.auth_method, stored.subject) == ("none", "svc@example.test")
+    assert stored.private_key is not None and stored.private_key.get_secret_value() == pem
+
+
+def test_a_private_key_jwt_client_with_its_key_on_stdin(
+    sandbox: ManagedProcess, unique_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pem, public = new_key("EC")
+    client = register(
+        sandbox, token_endpoint_auth_method="private_key_jwt", jwks={"keys": [public]}
+    )
+    argv = ["credentials", "add", unique_name, "--token-url", f"{sandbox.url}/oauth/token"]
+    argv += ["--client-id", client["client_id"], "--auth-method", "private_key_jwt"]
+    argv += ["--private-key-id", "k1"]
+
+    assert "(ES256 signing key, kid k1)" in _added_then_refreshed(argv, capsys, stdin=pem)
+
+
+def test_a_mutual_tls_client_from_its_files(
+    sandbox: ManagedProcess,
+    credential_store: CredentialStore,
+    unique_name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    listener = tls_listener(sandbox)
+    cert, key, dn = client_certificate(sandbox, "switchboard-cli")
+    client = register(
+        sandbox, token_endpoint_auth_method="tls_client_auth", tls_client_auth_subject_dn=dn
+    )
+    argv = ["credentials", "add", unique_name, "--token-url", f"{listener['url']}/oauth/token"]
+    argv += ["--client-id", client["client_id"], "--auth-method", "tls_client_auth"]
+    argv += ["--tls-client-cert-file", _write(tmp_path, "cert.pem", cert)]
+    argv += ["--tls-client-key-file", _write(tmp_path, "key.pem", key)]
+    argv += ["--tls-ca-cert-file", _write(tmp_path, "ca.pem", listener["ca_cert"])]
+
+    assert "(TLS client certificate and key)" in _added_then_refreshed(argv, capsys)
+    assert credential_store.read_client(unique_name).tls_ca_cert == listener["ca_cert"]
+
+
+@pytest.mark.parametrize(
+    ("options", "stdin", "named"),
+    [
+        (["--private-key-file", "key.pem"], "sbx-secret\n", "--private-key-file is not used"),
+        (["--grant", "jwt_bearer", "--client-secret-env", "X"], "", "--client-secret-env is not"),
+        (["--auth-method", "tls_client_auth"], "", "needs --tls-client-cert-file"),
+        (["--auth-method", "private_key_jwt", "--private-key-file", "nowhere.pem"], "", "cannot"),
+        (["--auth-method", "private_key_jwt"], "", "no private key given"),
+        (["--auth-method", "private_key_jwt"], "-----BEGIN sbx-not-a-key\n", "private_key"),
+        (["--auth-method", "private_key_jwt", "--subject", "s"], "", "--subject is not used"),
+        (["--grant", "jwt_bearer", "--auth-method", "private_key_jwt"], "key", "auth_method"),
+    ],
+    ids=[
+        "key-for-a-secret",
+        "secret-for-a-key",
+        "no-cert",
+        "no-file",
+        "no-key",
+        "not-a-key",
+        "subject-without-jwt-bearer",
+        "method-for-jwt-bearer",
+    ],
+)
+def test_a_proof_that_does_not_fit_is_refused_and_nothing_stored(
+    options: list[str],
+    stdin: str,
+    named: str,
+    credential_store: CredentialStore,
+    unique_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    key = new_key()[0]
+    (tmp_path / "key.pem").write_text(key)
+    argv = ["credentials", "add", unique_name, "--token-url", "https://idp.example.test/token"]
+    argv += ["--client-id", "c", *options]
+
+    assert main(argv, stdin=io.StringIO(key if stdin == "key" else stdin)) == 2
+    err = capsys.readouterr().err
+    assert named in err
+    assert "sbx-" not in err and "PRIVATE KEY" not in err
+    assert unique_name not in credential_store.list_credentials()
