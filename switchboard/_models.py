@@ -7,6 +7,7 @@ Every secret is a ``SecretStr``: a repr, a log line or an exception can never sh
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Self
@@ -43,6 +44,7 @@ __all__ = [
     "StoredToken",
     "format_time",
     "parse_time",
+    "same_secret",
     "utcnow",
 ]
 
@@ -84,6 +86,15 @@ _FIXES: dict[str, str] = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def same_secret(one: SecretStr | None, other: SecretStr | None) -> bool:
+    """Both set and equal, compared in constant time (a token's prefix never shows in timing)."""
+    if one is None or other is None:
+        return False
+    return hmac.compare_digest(
+        one.get_secret_value().encode("utf-8"), other.get_secret_value().encode("utf-8")
+    )
 
 
 def format_time(moment: datetime) -> str:
@@ -272,9 +283,7 @@ class StoredToken(_VaultRecord):
     scope: str | None = None
 
     def same_access_token(self, other: StoredToken | None) -> bool:
-        return other is not None and (
-            other.access_token.get_secret_value() == self.access_token.get_secret_value()
-        )
+        return other is not None and same_secret(other.access_token, self.access_token)
 
 
 class Intent(_VaultRecord):

@@ -21,7 +21,7 @@ from datetime import datetime
 from pydantic import SecretStr
 
 from switchboard._exceptions import VaultNotFound
-from switchboard._models import utcnow
+from switchboard._models import same_secret, utcnow
 from switchboard._settings import TokenSettings
 from switchboard.resources import DEFAULT_KEY, Resources, registry
 from switchboard.vault import CredentialStore
@@ -70,7 +70,7 @@ class AccessTokenCache:
         self.refresh = refresh
         self.vault_reads = 0
         self._entries: dict[str, _Entry] = {}
-        self._rejected: dict[str, str] = {}
+        self._rejected: dict[str, SecretStr] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -139,10 +139,9 @@ class AccessTokenCache:
     def invalidate(self, name: str, token: SecretStr) -> None:
         """Forget ``token`` after an upstream rejected it; a newer cached token is kept."""
         with self._lock(name):
-            value = token.get_secret_value()
-            self._rejected[name] = value
+            self._rejected[name] = token
             entry = self._entries.get(name)
-            if entry is not None and entry.token.get_secret_value() == value:
+            if entry is not None and same_secret(entry.token, token):
                 del self._entries[name]
 
     def _read(self, name: str) -> _Entry:
@@ -163,9 +162,8 @@ class AccessTokenCache:
 
     def _unusable(self, name: str, entry: _Entry) -> bool:
         """Rejected by an upstream, or due (then the refresh is late: read again soon)."""
-        rejected = self._rejected.get(name)
         stale = entry.fresh_until <= time.monotonic()
-        return stale or (rejected is not None and entry.token.get_secret_value() == rejected)
+        return stale or same_secret(entry.token, self._rejected.get(name))
 
 
 def default_cache() -> AccessTokenCache:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from sandbox.servers import ManagedProcess
 from switchboard._exceptions import VaultNotFound
-from switchboard._models import StoredToken, utcnow
+from switchboard._models import StoredToken, same_secret, utcnow
 from switchboard._settings import TokenSettings
 from switchboard.consumer import AccessTokenCache
 from switchboard.refresh import Refresher
@@ -166,3 +166,22 @@ def test_a_token_is_cached_no_longer_than_its_refresh_after(
     )
     credential_store.write_token(unique_name, newer, cas=1)
     assert cache.get(unique_name) == newer.access_token and cache.vault_reads == 2
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("sbx-a", "sbx-a", True),
+        ("sbx-a", "sbx-b", False),
+        ("sbx-a", "sbx-ab", False),
+        ("sbx-é", "sbx-é", True),  # compared as UTF-8 bytes: any text a provider sends
+        (None, "sbx-a", False),
+        ("sbx-a", None, False),
+        (None, None, False),  # no token is never "the same token"
+    ],
+)
+def test_same_secret(one: str | None, other: str | None, same: bool) -> None:
+    def wrap(value: str | None) -> SecretStr | None:
+        return None if value is None else SecretStr(value)
+
+    assert same_secret(wrap(one), wrap(other)) is same

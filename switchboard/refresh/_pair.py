@@ -11,7 +11,13 @@ from typing import NamedTuple
 from pydantic import SecretStr
 
 from switchboard._exceptions import CASConflict, TokenEndpointError, VaultUnavailable
-from switchboard._models import ClientDefinition, RefreshRecord, StoredToken, format_time
+from switchboard._models import (
+    ClientDefinition,
+    RefreshRecord,
+    StoredToken,
+    format_time,
+    same_secret,
+)
 from switchboard._settings import TokenSettings
 from switchboard._urls import origin
 from switchboard.journal import Journal, JournalEntry
@@ -115,9 +121,8 @@ class PairWriter:
             self._write_refresh(name, base.model_copy(update=update), over)
             self.journal.clear(name)
             raise
-        not_rotated = response.refresh_token is not None and (
-            response.refresh_token.get_secret_value() == entry.spent.get_secret_value()
-        )  # not rotated: what the provider said of its lifetime before still holds
+        # not rotated: what the provider said of its lifetime before still holds
+        not_rotated = same_secret(response.refresh_token, entry.spent)
         record = RefreshRecord(
             refresh_token=response.refresh_token,
             seed_version=entry.seed_version or base.seed_version,
@@ -194,11 +199,7 @@ class PairWriter:
             and record.obtained_at is not None
             and format_time(record.obtained_at) == format_time(entry.answer.obtained_at)
         )
-        spent_is_stored = (
-            record is not None
-            and record.refresh_token is not None
-            and record.refresh_token.get_secret_value() == entry.spent.get_secret_value()
-        )
+        spent_is_stored = record is not None and same_secret(record.refresh_token, entry.spent)
         claimed_by_other = record is not None and record.intent is not None
         if current.version != entry.claim_version and not landed:
             if spent_is_stored and claimed_by_other:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from switchboard._models import Alert, ClientDefinition, RefreshRecord, StoredToken
+from switchboard._models import Alert, ClientDefinition, RefreshRecord, StoredToken, same_secret
 from switchboard._settings import TokenSettings
 
 __all__ = [
@@ -77,8 +77,7 @@ def lifetime_renews(before: RefreshRecord | None, after: RefreshRecord) -> bool:
 
 
 def _same_token(before: RefreshRecord, after: RefreshRecord) -> bool:
-    old, new = before.refresh_token, after.refresh_token
-    return old is not None and new is not None and old.get_secret_value() == new.get_secret_value()
+    return same_secret(before.refresh_token, after.refresh_token)
 
 
 def read_radar(
