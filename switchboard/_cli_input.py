@@ -64,11 +64,23 @@ def _pem(path: str | None, flag: str, what: str, stdin: TextIO) -> str:
     return pem + "\n"
 
 
+_USED_BY = {
+    "client_secret_env": "a client_secret_* auth method",
+    "tls_client_cert_file": "--auth-method tls_client_auth",
+    "tls_client_key_file": "--auth-method tls_client_auth",
+    "subject": "--grant jwt_bearer",
+}
+"""Which choice uses an option (the rest of ``_KEY_FLAGS``: a signing key's)."""
+
+
 def _refuse_unused(args: argparse.Namespace, flags: tuple[str, ...], method: str) -> None:
     for flag in flags:
         if getattr(args, flag) is not None:
             option = "--" + flag.replace("_", "-")
-            raise ConfigurationError(f"{option} is not used with auth method `{method}`")
+            used_by = _USED_BY.get(flag, "--auth-method private_key_jwt or --grant jwt_bearer")
+            raise ConfigurationError(
+                f"{option} is not used with auth method `{method}`: drop it, or choose {used_by}"
+            )
 
 
 def client_proof(args: argparse.Namespace, stdin: TextIO) -> dict[str, Any]:
@@ -79,6 +91,11 @@ def client_proof(args: argparse.Namespace, stdin: TextIO) -> dict[str, Any]:
     a TLS client certificate from its file, and its key from ``--tls-client-key-file`` or
     stdin. An option the method does not use is refused rather than stored unused.
     """
+    if args.grant == "jwt_bearer" and args.auth_method is not None:
+        raise ConfigurationError(
+            "--auth-method: the jwt_bearer grant proves the client by its signed assertion "
+            "(auth method `none`); drop the option"
+        )
     method = "none" if args.grant == "jwt_bearer" else args.auth_method or "client_secret_basic"
     if method in SECRET_METHODS:
         _refuse_unused(args, _KEY_FLAGS + _TLS_FLAGS, method)

@@ -92,8 +92,10 @@ def same_secret(one: SecretStr | None, other: SecretStr | None) -> bool:
     """Both set and equal, compared in constant time (a token's prefix never shows in timing)."""
     if one is None or other is None:
         return False
+    # surrogatepass: JSON may carry a lone surrogate, which must compare, not raise
     return hmac.compare_digest(
-        one.get_secret_value().encode("utf-8"), other.get_secret_value().encode("utf-8")
+        one.get_secret_value().encode("utf-8", "surrogatepass"),
+        other.get_secret_value().encode("utf-8", "surrogatepass"),
     )
 
 
@@ -225,6 +227,12 @@ class ClientDefinition(_VaultRecord):
         method = info.data.get("auth_method")
         if not secrets and method in SECRET_METHODS:
             raise ValueError(f"auth_method `{method}` needs at least one client secret")
+        if any(secret.get_secret_value().lstrip().startswith("-----BEGIN") for secret in secrets):
+            # a key or certificate piped where a secret goes: it would be sent line by line
+            raise ValueError(
+                "holds a PEM key or certificate, not a secret: a key is `private_key` (auth_method "
+                "`private_key_jwt` or grant `jwt_bearer`), a certificate `tls_client_cert`"
+            )
         if secrets and method is not None and method not in SECRET_METHODS:
             # a secret left from before a switch to a key: unused, yet readable where the
             # definition is, and it makes the definition say two things

@@ -86,8 +86,9 @@ def _credentials_add(args: argparse.Namespace, stdin: TextIO) -> int:
         "auth_method": args.auth_method,
         "subject": args.subject,
         "assertion_audience": args.assertion_audience,
-        "tls_ca_cert": args.tls_ca_cert_file
-        and text_file(args.tls_ca_cert_file, "--tls-ca-cert-file"),
+        "tls_ca_cert": None
+        if args.tls_ca_cert_file is None
+        else text_file(args.tls_ca_cert_file, "--tls-ca-cert-file"),
         "default_lifetime_seconds": args.default_lifetime_seconds,
         **client_proof(args, stdin),
     }

@@ -184,8 +184,12 @@ def test_a_jwt_bearer_client_with_its_key_in_a_file(
     assert stored.private_key is not None and stored.private_key.get_secret_value() == pem
 
 
+@pytest.mark.parametrize("file_option", [[], ["--private-key-file", "-"]], ids=["unset", "dash"])
 def test_a_private_key_jwt_client_with_its_key_on_stdin(
-    sandbox: ManagedProcess, unique_name: str, capsys: pytest.CaptureFixture[str]
+    sandbox: ManagedProcess,
+    unique_name: str,
+    capsys: pytest.CaptureFixture[str],
+    file_option: list[str],
 ) -> None:
     pem, public = new_key("EC")
     client = register(
@@ -193,7 +197,7 @@ def test_a_private_key_jwt_client_with_its_key_on_stdin(
     )
     argv = ["credentials", "add", unique_name, "--token-url", f"{sandbox.url}/oauth/token"]
     argv += ["--client-id", client["client_id"], "--auth-method", "private_key_jwt"]
-    argv += ["--private-key-id", "k1"]
+    argv += ["--private-key-id", "k1", *file_option]
 
     assert "(ES256 signing key, kid k1)" in _added_then_refreshed(argv, capsys, stdin=pem)
 
@@ -230,7 +234,12 @@ def test_a_mutual_tls_client_from_its_files(
         (["--auth-method", "private_key_jwt"], "", "no private key given"),
         (["--auth-method", "private_key_jwt"], "-----BEGIN sbx-not-a-key\n", "private_key"),
         (["--auth-method", "private_key_jwt", "--subject", "s"], "", "--subject is not used"),
-        (["--grant", "jwt_bearer", "--auth-method", "private_key_jwt"], "key", "auth_method"),
+        (["--grant", "jwt_bearer", "--auth-method", "private_key_jwt"], "key", "--auth-method:"),
+        ([], "key", "client_secrets"),
+        (["--tls-client-cert-file", "key.pem"], "sbx-secret\n", "choose --auth-method tls"),
+        (["--auth-method", "private_key_jwt", "--client-secret-env", "X"], "key", "secret-env"),
+        (["--auth-method", "private_key_jwt", "--private-key-file", "der.key"], "", "not UTF-8"),
+        (["--auth-method", "tls_client_auth", "--private-key-id", "k"], "", "--private-key-id"),
     ],
     ids=[
         "key-for-a-secret",
@@ -241,6 +250,11 @@ def test_a_mutual_tls_client_from_its_files(
         "not-a-key",
         "subject-without-jwt-bearer",
         "method-for-jwt-bearer",
+        "key-piped-as-secrets",
+        "certificate-for-a-secret",
+        "secret-env-for-private-key-jwt",
+        "a-der-key",
+        "key-id-for-tls",
     ],
 )
 def test_a_proof_that_does_not_fit_is_refused_and_nothing_stored(
@@ -256,6 +270,7 @@ def test_a_proof_that_does_not_fit_is_refused_and_nothing_stored(
     monkeypatch.chdir(tmp_path)
     key = new_key()[0]
     (tmp_path / "key.pem").write_text(key)
+    (tmp_path / "der.key").write_bytes(b"\x30\x82\xff\xfe sbx-der")
     argv = ["credentials", "add", unique_name, "--token-url", "https://idp.example.test/token"]
     argv += ["--client-id", "c", *options]
 
@@ -264,3 +279,18 @@ def test_a_proof_that_does_not_fit_is_refused_and_nothing_stored(
     assert named in err
     assert "sbx-" not in err and "PRIVATE KEY" not in err
     assert unique_name not in credential_store.list_credentials()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_key_is_never_asked_for_at_a_terminal(
+    unique_name: str, capsys: pytest.CaptureFixture[str], openbao: ManagedProcess
+) -> None:
+    """A PEM cannot be typed at a hidden prompt: the command says where to put it instead."""
+    argv = ["credentials", "add", unique_name, "--token-url", "https://idp.example.test/token"]
+    argv += ["--client-id", "c", "--auth-method", "private_key_jwt"]
+    assert main(argv, stdin=_Terminal("")) == 2
+    assert "name its file with --private-key-file, or pipe it" in capsys.readouterr().err

@@ -668,6 +668,7 @@ def _unsigned(claims: dict[str, Any]) -> str:
         ),
         ({"auth_method": "tls_client_auth", "tls_client_cert": "x"}, "tls_client_cert", "PEM"),
         ({"auth_method": "private_key_jwt", "signing_alg": "ES256"}, "signing_alg", "RS256"),
+        ({"client_secrets": ["sbx-new", "PEM"]}, "client_secrets", "private_key"),
     ],
 )
 def test_definition_errors_name_the_field_and_never_the_key(
@@ -677,6 +678,8 @@ def test_definition_errors_name_the_field_and_never_the_key(
     data = {"token_url": "https://idp.example.test/token", "client_id": "c", **fields}
     if field == "signing_alg":
         data["private_key"] = pem
+    if data.get("client_secrets") == ["sbx-new", "PEM"]:  # a key piped where secrets go
+        data["client_secrets"] = ["sbx-new", pem]
     with pytest.raises(ConfigurationError) as caught:
         ClientDefinition.from_vault(data, path="secret/switchboard/credentials/x/client")
     message = str(caught.value)

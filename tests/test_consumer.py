@@ -175,6 +175,8 @@ def test_a_token_is_cached_no_longer_than_its_refresh_after(
         ("sbx-a", "sbx-b", False),
         ("sbx-a", "sbx-ab", False),
         ("sbx-é", "sbx-é", True),  # compared as UTF-8 bytes: any text a provider sends
+        ("sbx-\ud800", "sbx-\ud800", True),  # a lone surrogate JSON allows: compared, no raise
+        ("sbx-\ud800", "sbx-\ud801", False),
         (None, "sbx-a", False),
         ("sbx-a", None, False),
         (None, None, False),  # no token is never "the same token"
