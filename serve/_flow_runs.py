@@ -144,13 +144,12 @@ async def create_flow_run(
     from prefect.context import AsyncClientContext, TagsContext
 
     tags = TagsContext.get().current_tags  # as the engine's own creation does
-    known = _flow_ids.get()
+    remembered = _flow_ids.get()
+    if remembered is not None:
+        tags = {*tags, *INGRESS_TAGS}
+    known = {} if remembered is None else remembered  # outside: a lookup per run, as Prefect's
     async with AsyncClientContext.get_or_create() as context:
         client = context.client
-        if known is None:  # outside flow_run_creator: a lookup per run, as Prefect's client
-            flow_id = await client.create_flow(flow)
-            return await _post_flow_run(client, flow_id, flow, parameters, name, tags)
-        tags = {*tags, *INGRESS_TAGS}
         if flow.name in known:
             try:
                 return await _post_flow_run(client, known[flow.name], flow, parameters, name, tags)
