@@ -17,8 +17,15 @@ from switchboard._models import SECRET_METHODS
 
 __all__ = ["client_proof", "secret_from", "text_file"]
 
-_KEY_FLAGS = ("private_key_file", "private_key_id", "signing_alg", "assertion_audience", "subject")
-_TLS_FLAGS = ("tls_client_cert_file", "tls_client_key_file")
+_KEY_OPTIONS = ("private_key_file", "private_key_id", "signing_alg", "assertion_audience")
+_OPTIONS_USED = {
+    "client_secret_basic": ("client_secret_env",),
+    "client_secret_post": ("client_secret_env",),
+    "tls_client_auth": ("tls_client_cert_file", "tls_client_key_file"),
+    "private_key_jwt": _KEY_OPTIONS,
+    "none": (*_KEY_OPTIONS, "subject"),  # the jwt_bearer grant
+}
+"""The proof options each auth method uses; the others are refused rather than stored unused."""
 
 
 def _read_secret_lines(what: str, stdin: TextIO) -> list[str]:
@@ -64,22 +71,18 @@ def _pem(path: str | None, flag: str, what: str, stdin: TextIO) -> str:
     return pem + "\n"
 
 
-_USED_BY = {
-    "client_secret_env": "a client_secret_* auth method",
-    "tls_client_cert_file": "--auth-method tls_client_auth",
-    "tls_client_key_file": "--auth-method tls_client_auth",
-    "subject": "--grant jwt_bearer",
-}
-"""Which choice uses an option (the rest of ``_KEY_FLAGS``: a signing key's)."""
-
-
-def _refuse_unused(args: argparse.Namespace, flags: tuple[str, ...], method: str) -> None:
-    for flag in flags:
-        if getattr(args, flag) is not None:
-            option = "--" + flag.replace("_", "-")
-            used_by = _USED_BY.get(flag, "--auth-method private_key_jwt or --grant jwt_bearer")
+def _refuse_unused(args: argparse.Namespace, method: str) -> None:
+    used = _OPTIONS_USED[method]
+    for option in dict.fromkeys(o for options in _OPTIONS_USED.values() for o in options):
+        if option not in used and getattr(args, option) is not None:
+            choices = " or ".join(
+                "--grant jwt_bearer" if other == "none" else f"--auth-method {other}"
+                for other, options in _OPTIONS_USED.items()
+                if option in options
+            )
+            flag = "--" + option.replace("_", "-")
             raise ConfigurationError(
-                f"{option} is not used with auth method `{method}`: drop it, or choose {used_by}"
+                f"{flag} is not used with auth method `{method}`: drop it, or choose {choices}"
             )
 
 
@@ -97,13 +100,11 @@ def client_proof(args: argparse.Namespace, stdin: TextIO) -> dict[str, Any]:
             "(auth method `none`); drop the option"
         )
     method = "none" if args.grant == "jwt_bearer" else args.auth_method or "client_secret_basic"
+    _refuse_unused(args, method)
     if method in SECRET_METHODS:
-        _refuse_unused(args, _KEY_FLAGS + _TLS_FLAGS, method)
         what = "client secret(s), one per line"
         return {"client_secrets": secret_from(args.client_secret_env, what, stdin)}
-    _refuse_unused(args, ("client_secret_env",), method)
     if method == "tls_client_auth":
-        _refuse_unused(args, _KEY_FLAGS, method)
         if args.tls_client_cert_file is None:
             raise ConfigurationError("auth method `tls_client_auth` needs --tls-client-cert-file")
         return {
@@ -112,7 +113,6 @@ def client_proof(args: argparse.Namespace, stdin: TextIO) -> dict[str, Any]:
                 args.tls_client_key_file, "--tls-client-key-file", "TLS client key", stdin
             ),
         }
-    _refuse_unused(args, _TLS_FLAGS if method == "none" else (*_TLS_FLAGS, "subject"), method)
     return {
         "private_key": _pem(args.private_key_file, "--private-key-file", "private key", stdin),
         "private_key_id": args.private_key_id,

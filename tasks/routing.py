@@ -152,9 +152,9 @@ async def message_customers(
     availability: Mapping[str, SkillAvailability],
     waits: Mapping[str, SkillWait],
 ) -> list[Decision]:
-    """Decide each conversation's message and send the decided ones, with bounded concurrency
-    (``decide_and_send``, with the decisions logged before anything is sent); a retry decides
-    again and dedupes on the Request-ID."""
+    """Decide each conversation's message and send the decided ones, with bounded concurrency:
+    the two steps of ``decide_and_send``, with the decisions logged between them. A retry
+    decides again and dedupes on the Request-ID."""
     decisions = decide_batch(client, events, availability, waits)
     logger = get_run_logger()
     no_data = sorted({d.skill_id for d in decisions if d.kind is DecisionKind.NO_DATA})
